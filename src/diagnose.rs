@@ -1,0 +1,403 @@
+//! Credential diagnosis: when a message shows the credentials it sends (curl flags, HTTP
+//! headers, JSON, .env or code), inspect them and name the concrete fault.
+//!
+//! This runs on the raw text, because the faults it looks for (a stray space, a line break, the
+//! case of `vtexappkey-`) are exactly what normalisation erases. It reports facts, never values:
+//! a finding's `detail` holds a header name, a length or a character class, not a secret. The
+//! same scan tells `redact` which spans hold an appToken.
+
+use std::ops::Range;
+use std::sync::OnceLock;
+
+use regex::Regex;
+use serde::Serialize;
+
+/// An appToken is 128 upper-case letters.
+pub const TOKEN_LEN: usize = 128;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingCode {
+    HeaderMisspelled,
+    ValueWhitespace,
+    ValueQuoted,
+    InvisibleCharacter,
+    AppkeyCase,
+    FieldsSwapped,
+    TokenShape,
+}
+
+impl FindingCode {
+    pub const ALL: [FindingCode; 7] = [
+        FindingCode::HeaderMisspelled,
+        FindingCode::ValueWhitespace,
+        FindingCode::ValueQuoted,
+        FindingCode::InvisibleCharacter,
+        FindingCode::AppkeyCase,
+        FindingCode::FieldsSwapped,
+        FindingCode::TokenShape,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingCode::HeaderMisspelled => "header-misspelled",
+            FindingCode::ValueWhitespace => "value-whitespace",
+            FindingCode::ValueQuoted => "value-quoted",
+            FindingCode::InvisibleCharacter => "invisible-character",
+            FindingCode::AppkeyCase => "appkey-case",
+            FindingCode::FieldsSwapped => "fields-swapped",
+            FindingCode::TokenShape => "token-shape",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Field {
+    AppKey,
+    AppToken,
+}
+
+impl Field {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Field::AppKey => "AppKey",
+            Field::AppToken => "AppToken",
+        }
+    }
+}
+
+/// One concrete fault in the credentials a message shows. Contains no secret.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Finding {
+    pub code: FindingCode,
+    pub field: Field,
+    pub detail: String,
+}
+
+/// What the scan saw: findings and the byte ranges of the raw text that hold secrets.
+#[derive(Debug, Default, Clone)]
+pub struct Scan {
+    pub findings: Vec<Finding>,
+    pub secret_spans: Vec<Range<usize>>,
+}
+
+fn field_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        // A field name (header, JSON key, env var or prose label) followed by `:` or `=`.
+        Regex::new(
+            r#"(?i)(?:^|[^A-Za-z0-9_-])(?P<open>['"]?)(?P<name>x-vtex-[A-Za-z-]*(?:key|tok[A-Za-z]*)|x-[A-Za-z-]*app-?(?:key|token)|[A-Za-z_]*app[_-]?(?:key|token)[A-Za-z_]*)(?P<close>['"]?)[ \t]*(?P<sep>[:=])"#,
+        )
+        .expect("static regex")
+    })
+}
+
+fn header_name_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // A VTEX header named in prose ("our header is spelled x-vtex-api-app-key").
+    RE.get_or_init(|| Regex::new(r"(?i)\bx-vtex-[a-z-]*(?:key|tok[a-z]*)\b").expect("static regex"))
+}
+
+fn quoted_value_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    // A quoted value that is unmistakably a credential, in prose: `' vtexappkey-acme-ABCDEF'`.
+    RE.get_or_init(|| Regex::new(r#"['"`](?P<v>[ \t\u{00A0}]*(?:(?i:vtexappkey)-[A-Za-z0-9-]+|[A-Z]{100,})[ \t\u{00A0}]*)['"`]"#).expect("static regex"))
+}
+
+fn candidate_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"(?i)app[_-]?(?:key|token)|x-vtex-|vtexappkey|[A-Z]{32}").expect("static regex"))
+}
+
+const INVISIBLE: &[(char, &str)] = &[
+    ('\u{200B}', "zero-width space"),
+    ('\u{200C}', "zero-width non-joiner"),
+    ('\u{200D}', "zero-width joiner"),
+    ('\u{2060}', "word joiner"),
+    ('\u{FEFF}', "byte-order mark"),
+    ('\u{00A0}', "non-breaking space"),
+];
+
+fn is_placeholder(v: &str) -> bool {
+    let t = v.trim_matches(|c: char| c.is_whitespace() || c == '"' || c == '\'');
+    let alnum = t.chars().filter(|c| c.is_ascii_alphanumeric()).count();
+    t.is_empty()
+        || alnum < 16
+        || t.starts_with(['<', '{', '$', '[', '*'])
+        || t.contains("process.env")
+        || t.contains("masked")
+        || t.chars().filter(|c| c.is_ascii_alphanumeric()).all(|c| Some(c) == t.chars().find(|c| c.is_ascii_alphanumeric()))
+}
+
+fn looks_like_token(v: &str) -> bool {
+    v.len() >= 64 && v.chars().all(|c| c.is_ascii_alphabetic()) && !v.to_ascii_lowercase().contains("vtexappkey")
+}
+
+/// Scans raw text for credential fields and token-shaped strings.
+pub fn scan(raw: &str) -> Scan {
+    let mut scan = Scan::default();
+    if !candidate_regex().is_match(raw) {
+        return scan;
+    }
+    for caps in field_regex().captures_iter(raw) {
+        let (Some(name_m), Some(sep)) = (caps.name("name"), caps.name("sep")) else { continue };
+        let open = caps.name("open").map_or("", |m| m.as_str());
+        let close = caps.name("close").map_or("", |m| m.as_str());
+        let name = name_m.as_str();
+        let lower = name.to_ascii_lowercase();
+        let field = if lower.contains("tok") { Field::AppToken } else { Field::AppKey };
+        let is_header = lower.starts_with("x-");
+        if is_header && lower != "x-vtex-api-appkey" && lower != "x-vtex-api-apptoken" {
+            scan.findings.push(Finding { code: FindingCode::HeaderMisspelled, field, detail: name.to_string() });
+        }
+        inspect_value(raw, sep.end(), field, is_header, open, close, &mut scan);
+    }
+    for m in header_name_regex().find_iter(raw) {
+        let lower = m.as_str().to_ascii_lowercase();
+        if lower != "x-vtex-api-appkey" && lower != "x-vtex-api-apptoken" {
+            let field = if lower.contains("tok") { Field::AppToken } else { Field::AppKey };
+            scan.findings.push(Finding { code: FindingCode::HeaderMisspelled, field, detail: m.as_str().to_string() });
+        }
+    }
+    for caps in quoted_value_regex().captures_iter(raw) {
+        let Some(v) = caps.name("v") else { continue };
+        let value = v.as_str();
+        let field = if value.to_ascii_lowercase().contains("vtexappkey") { Field::AppKey } else { Field::AppToken };
+        if let Some(detail) = whitespace_detail(value, 0) {
+            scan.findings.push(Finding { code: FindingCode::ValueWhitespace, field, detail });
+        }
+        if field == Field::AppToken {
+            let t = value.trim();
+            let start = v.start() + (value.len() - value.trim_start().len());
+            scan.secret_spans.push(start..start + t.len());
+        }
+    }
+    scan.findings.sort();
+    scan.findings.dedup_by(|a, b| a.code == b.code && a.field == b.field);
+    scan.secret_spans.sort_by_key(|r| (r.start, r.end));
+    scan.secret_spans.dedup();
+    scan
+}
+
+/// Describes stray whitespace in a value, given how many separator spaces are normal before it.
+fn whitespace_detail(value: &str, allowed_leading: usize) -> Option<String> {
+    let leading = value.len() - value.trim_start_matches([' ', '\t', '\u{00A0}']).len();
+    let core = value.trim_matches(|c: char| c == ' ' || c == '\t' || c == '\u{00A0}');
+    let trailing = value.trim_end_matches([' ', '\t', '\u{00A0}']).len() < value.len();
+    if core.contains(['\n', '\r']) {
+        Some("a line break inside it".into())
+    } else if core.contains([' ', '\t']) {
+        Some("a space inside it".into())
+    } else if leading > allowed_leading && trailing {
+        Some("spaces before and after it".into())
+    } else if leading > allowed_leading {
+        Some("a space before it".into())
+    } else if trailing {
+        Some("a space after it".into())
+    } else {
+        None
+    }
+}
+
+fn inspect_value(raw: &str, after_sep: usize, field: Field, is_header: bool, open: &str, close: &str, scan: &mut Scan) {
+    let rest = &raw[after_sep..];
+    let gap = rest.len() - rest.trim_start_matches([' ', '\t', '\u{00A0}', '\u{200B}', '\u{FEFF}']).len();
+    let body = &rest[gap..];
+    // `value` is what the field really carries, separator whitespace included where it counts;
+    // `allowed` is how much leading whitespace is a normal separator.
+    let (value, allowed): (&str, usize) = if is_header && !open.is_empty() && close.is_empty() {
+        // A shell-quoted header (`-H 'Name: value'`) ends at its closing quote, which may lie
+        // past a line break that got pasted into the value.
+        let end = rest.find(open).unwrap_or_else(|| rest.find('\n').unwrap_or(rest.len()));
+        (&rest[..end], 1)
+    } else if let Some(q) = body.chars().next().filter(|c| *c == '"' || *c == '\'') {
+        let inner = &body[1..];
+        match inner.find(q).filter(|end| !inner[..*end].contains('\n')) {
+            Some(end) => {
+                let v = &inner[..end];
+                // Quotes are syntax in JSON, .env and code, but part of the value in a raw header.
+                if (is_header && close.is_empty()) || v.starts_with(['"', '\'', '\\']) {
+                    scan.findings.push(Finding { code: FindingCode::ValueQuoted, field, detail: String::new() });
+                }
+                (v, 0)
+            }
+            None => (body.split('\n').next().unwrap_or(""), 0),
+        }
+    } else {
+        let end = body
+            .find(|c: char| (c.is_whitespace() && c != '\u{00A0}') || matches!(c, '\'' | '"' | '`' | ',' | ';' | '}' | ')'))
+            .unwrap_or(body.len());
+        let mut value_end = after_sep + gap + end;
+        // A token broken across two lines: the second half starts the next line.
+        let first = &raw[after_sep + gap..value_end];
+        if field == Field::AppToken && first.len() < TOKEN_LEN && first.chars().all(|c| c.is_ascii_uppercase()) {
+            let tail = &raw[value_end..];
+            let nl = if tail.starts_with("\r\n") { 2 } else { usize::from(tail.starts_with('\n')) };
+            let next = tail[nl..].chars().take_while(|c| c.is_ascii_uppercase()).count();
+            if nl > 0 && first.len() + next == TOKEN_LEN {
+                value_end += nl + next;
+            }
+        }
+        (&raw[after_sep..value_end], 1)
+    };
+    if is_placeholder(value) {
+        return;
+    }
+    if let Some(detail) = whitespace_detail(value, allowed) {
+        scan.findings.push(Finding { code: FindingCode::ValueWhitespace, field, detail });
+    }
+    for (c, label) in INVISIBLE {
+        let inside = if *c == '\u{00A0}' { value.trim().contains(*c) } else { value.contains(*c) };
+        if inside {
+            scan.findings.push(Finding { code: FindingCode::InvisibleCharacter, field, detail: (*label).to_string() });
+        }
+    }
+    let core: String = value.chars().filter(|c| !c.is_whitespace() && !INVISIBLE.iter().any(|(i, _)| i == c)).collect();
+    let core = core.trim_matches(|c| c == '"' || c == '\'');
+    let lower = core.to_ascii_lowercase();
+    // `value` always borrows from `raw`, so its offset is its position in the message.
+    let trimmed = value.trim();
+    let offset = trimmed.as_ptr() as usize - raw.as_ptr() as usize;
+    let value_range = offset..offset + trimmed.len();
+    match field {
+        Field::AppKey => {
+            if lower.starts_with("vtexappkey") && !core.starts_with("vtexappkey") {
+                scan.findings.push(Finding { code: FindingCode::AppkeyCase, field, detail: format!("{}-", &core[..10]) });
+            }
+            if looks_like_token(core) {
+                scan.findings.push(Finding { code: FindingCode::FieldsSwapped, field, detail: "a value shaped like an appToken".into() });
+                scan.secret_spans.push(value_range);
+            }
+        }
+        Field::AppToken => {
+            if lower.starts_with("vtexappkey") {
+                scan.findings.push(Finding { code: FindingCode::FieldsSwapped, field, detail: "a value that starts with `vtexappkey-`".into() });
+                return;
+            }
+            scan.secret_spans.push(value_range);
+            let len = core.chars().count();
+            let mut problems = Vec::new();
+            if len != TOKEN_LEN {
+                problems.push(format!("{len} characters"));
+            }
+            if core.chars().any(|c| c.is_ascii_lowercase()) {
+                problems.push("lower-case letters".to_string());
+            }
+            if core.chars().any(|c| c.is_ascii_digit()) {
+                problems.push("digits".to_string());
+            }
+            if core.chars().any(|c| !c.is_ascii_alphanumeric()) {
+                problems.push("symbols".to_string());
+            }
+            if !problems.is_empty() {
+                scan.findings.push(Finding { code: FindingCode::TokenShape, field, detail: problems.join(", ") });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token() -> String {
+        "QWERTYUIOPASDFGHJKLZXCVBNM".repeat(5)[..TOKEN_LEN].to_string()
+    }
+
+    fn codes(raw: &str) -> Vec<(FindingCode, Field)> {
+        scan(raw).findings.into_iter().map(|f| (f.code, f.field)).collect()
+    }
+
+    #[test]
+    fn correct_headers_produce_no_findings_but_mark_the_token_as_secret() {
+        let raw = format!("X-VTEX-API-AppKey: vtexappkey-acme-ABCDEF\nX-VTEX-API-AppToken: {}", token());
+        let s = scan(&raw);
+        assert!(s.findings.is_empty(), "{:?}", s.findings);
+        assert_eq!(s.secret_spans.len(), 1);
+        assert_eq!(&raw[s.secret_spans[0].clone()], token());
+    }
+
+    #[test]
+    fn misspelled_header_name_is_named() {
+        let s = scan("curl -H 'x-vtex-api-app-key: vtexappkey-acme-ABCDEF' https://x");
+        assert_eq!(s.findings[0].code, FindingCode::HeaderMisspelled);
+        assert_eq!(s.findings[0].detail, "x-vtex-api-app-key");
+    }
+
+    #[test]
+    fn extra_space_before_a_header_value_is_reported() {
+        let raw = format!("X-VTEX-API-AppToken:  {}", token());
+        assert_eq!(codes(&raw), vec![(FindingCode::ValueWhitespace, Field::AppToken)]);
+    }
+
+    #[test]
+    fn trailing_space_inside_a_shell_quoted_header_is_reported() {
+        let raw = "curl -H 'X-VTEX-API-AppKey: vtexappkey-acme-ABCDEF ' -H 'X-VTEX-API-AppToken: x'";
+        assert_eq!(codes(raw), vec![(FindingCode::ValueWhitespace, Field::AppKey)]);
+    }
+
+    #[test]
+    fn token_broken_across_lines_is_reported_and_fully_masked() {
+        let t = token();
+        let raw = format!("curl -H 'X-VTEX-API-AppToken: {}\n{}'", &t[..60], &t[60..]);
+        let s = scan(&raw);
+        assert!(s.findings.iter().any(|f| f.code == FindingCode::ValueWhitespace && f.detail.contains("line break")));
+        let span = s.secret_spans[0].clone();
+        assert!(raw[span].contains(&t[..60]) && raw[s.secret_spans[0].clone()].contains(&t[60..]));
+    }
+
+    #[test]
+    fn upper_cased_appkey_prefix_is_reported() {
+        assert_eq!(codes("appKey=VTEXAPPKEY-acme-ABCDEF"), vec![(FindingCode::AppkeyCase, Field::AppKey)]);
+    }
+
+    #[test]
+    fn token_in_the_appkey_field_means_swapped_fields() {
+        let raw = format!("{{\"appKey\": \"{}\", \"appToken\": \"vtexappkey-acme-ABCDEF\"}}", token());
+        let c = codes(&raw);
+        assert!(c.contains(&(FindingCode::FieldsSwapped, Field::AppKey)));
+        assert!(c.contains(&(FindingCode::FieldsSwapped, Field::AppToken)));
+        assert_eq!(scan(&raw).secret_spans.len(), 1);
+    }
+
+    #[test]
+    fn short_or_lower_case_token_gets_a_shape_finding_without_the_value() {
+        let short = &token()[..127].to_ascii_lowercase();
+        let s = scan(&format!("APP_TOKEN={short}"));
+        let f = &s.findings[0];
+        assert_eq!(f.code, FindingCode::TokenShape);
+        assert_eq!(f.detail, "127 characters, lower-case letters");
+        assert!(!f.detail.contains(&short[..20]));
+    }
+
+    #[test]
+    fn quotes_inside_a_raw_header_value_are_reported_but_json_quotes_are_not() {
+        let raw = format!("X-VTEX-API-AppToken: \"{}\"", token());
+        assert_eq!(codes(&raw), vec![(FindingCode::ValueQuoted, Field::AppToken)]);
+        let json = format!("{{\"X-VTEX-API-AppToken\": \"{}\"}}", token());
+        assert!(codes(&json).is_empty());
+    }
+
+    #[test]
+    fn zero_width_space_in_a_value_is_reported() {
+        let c = codes("X-VTEX-API-AppKey: vtexappkey-acme-\u{200B}ABCDEF");
+        assert!(c.contains(&(FindingCode::InvisibleCharacter, Field::AppKey)));
+    }
+
+    #[test]
+    fn placeholders_are_not_diagnosed() {
+        assert!(codes("X-VTEX-API-AppToken: {{appToken}}").is_empty());
+        assert!(codes("X-VTEX-API-AppToken: <your token>").is_empty());
+        assert!(scan("appToken: $APP_TOKEN").secret_spans.is_empty());
+    }
+
+    #[test]
+    fn leading_space_inside_quoted_appkey_in_prose_is_reported() {
+        let c = codes("The appKey we send is ' vtexappkey-demo-KEMUBC' with a leading space.");
+        assert_eq!(c, vec![(FindingCode::ValueWhitespace, Field::AppKey)]);
+    }
+}

@@ -1,0 +1,20 @@
+//! `triage`: answers appKey/appToken authentication questions before a human has to.
+//!
+//! The pure core is `redact` -> `classify` -> `respond`; adapters (CLI, HTTP, Discord, import)
+//! feed it through `pipeline`.
+
+pub mod classify;
+pub mod diagnose;
+pub mod language;
+pub mod normalize;
+pub mod redact;
+pub mod rules;
+
+pub use classify::{Classification, Classifier};
+pub use language::Language;
+
+pub mod cli;
+pub mod error;
+pub mod eval;
+pub mod respond;
+pub mod telemetry;

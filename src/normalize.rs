@@ -1,0 +1,95 @@
+//! Text normalisation, done once per message before the rules run.
+//!
+//! The rules are written against plain lower-case ASCII so that a pattern like `nao tem` matches
+//! `não tem`, `NÃO TEM` and `nao  tem` alike. Non-ASCII characters that are not accented Latin
+//! letters become spaces. That keeps the output ASCII, so the byte-oriented `RegexSet` can use
+//! its fast DFA with ASCII word boundaries, and every match span is a valid `str` range.
+
+use unicode_normalization::char::decompose_canonical;
+
+/// Marks seen while normalising that hint at the language. They are lost once accents are
+/// stripped, so they are counted here.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ScriptHints {
+    pub portuguese: u32,
+    pub spanish: u32,
+}
+
+/// Lower-cases, strips accents, straightens quotes, drops zero-width characters and collapses
+/// whitespace. The result is pure ASCII.
+pub fn normalise(text: &str) -> (String, ScriptHints) {
+    let mut out = String::with_capacity(text.len());
+    let mut hints = ScriptHints::default();
+    let mut pending_space = false;
+    let push = |out: &mut String, c: char, pending_space: &mut bool| {
+        if c == ' ' {
+            *pending_space = !out.is_empty();
+            return;
+        }
+        if *pending_space {
+            out.push(' ');
+            *pending_space = false;
+        }
+        out.push(c);
+    };
+    for c in text.chars() {
+        if c.is_ascii() {
+            let c = if c.is_ascii_whitespace() { ' ' } else { c.to_ascii_lowercase() };
+            push(&mut out, c, &mut pending_space);
+            continue;
+        }
+        match c {
+            'ã' | 'õ' | 'Ã' | 'Õ' | 'ç' | 'Ç' | 'ê' | 'ô' | 'â' | 'Ê' | 'Ô' | 'Â' => hints.portuguese += 1,
+            'ñ' | 'Ñ' | '¿' | '¡' => hints.spanish += 1,
+            _ => {}
+        }
+        match c {
+            '\u{2018}' | '\u{2019}' | '\u{201B}' | '\u{2032}' | '\u{00B4}' => push(&mut out, '\'', &mut pending_space),
+            '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{00AB}' | '\u{00BB}' => push(&mut out, '"', &mut pending_space),
+            '\u{2010}'..='\u{2015}' | '\u{2212}' => push(&mut out, '-', &mut pending_space),
+            '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}' => {}
+            _ => {
+                let mut base = None;
+                decompose_canonical(c, |d| {
+                    if base.is_none() && d.is_ascii_alphanumeric() {
+                        base = Some(d.to_ascii_lowercase());
+                    }
+                });
+                push(&mut out, base.unwrap_or(' '), &mut pending_space);
+            }
+        }
+    }
+    (out, hints)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accents_case_and_spacing_fold_to_plain_ascii() {
+        let (text, hints) = normalise("  Não   TEM\tnenhum\nPERFIL  ");
+        assert_eq!(text, "nao tem nenhum perfil");
+        assert_eq!(hints.portuguese, 1);
+    }
+
+    #[test]
+    fn spanish_marks_are_counted_and_punctuation_kept() {
+        let (text, hints) = normalise("¿Dónde asocio la clave?");
+        assert_eq!(text, "donde asocio la clave?");
+        assert_eq!(hints.spanish, 1);
+    }
+
+    #[test]
+    fn curly_quotes_and_zero_width_characters_are_straightened_or_dropped() {
+        let (text, _) = normalise("key\u{200B}’s “role”");
+        assert_eq!(text, "key's \"role\"");
+        assert!(text.is_ascii());
+    }
+
+    #[test]
+    fn emoji_and_other_scripts_become_single_spaces() {
+        let (text, _) = normalise("role 🚀🚀 キー ok");
+        assert_eq!(text, "role ok");
+    }
+}

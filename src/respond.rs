@@ -1,0 +1,246 @@
+//! The reply decision: a pure function of the classification, the case history and the policy.
+//!
+//! Every word of a reply comes from the rule pack (remediation, findings and `[messages]`), so
+//! support leads can edit wording without touching code.
+
+use serde::{Deserialize, Serialize};
+
+use crate::classify::Classification;
+use crate::diagnose::Finding;
+use crate::language::Language;
+use crate::rules::Pack;
+
+/// How eager the bot is to answer. Defaults suit a busy public channel: answer only when sure,
+/// never twice in a row, and hand repeat cases to people.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Policy {
+    /// Minimum confidence to post. Cases under it are stored but get no reply.
+    pub reply_threshold: f64,
+    /// Seconds during which the same author gets no second reply for the same category.
+    pub cooldown_secs: i64,
+    /// Seconds over which earlier cases of the same author/account and category count.
+    pub recurrence_window_secs: i64,
+    /// The case number (within the window) from which the reply suggests a human ticket
+    /// instead of repeating the remediation.
+    pub escalate_after: u32,
+    /// Decide and record, but post nothing.
+    pub shadow: bool,
+    /// Reply in this language instead of the message's own.
+    pub reply_language: Option<Language>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            reply_threshold: 0.6,
+            cooldown_secs: 3600,
+            recurrence_window_secs: 7 * 24 * 3600,
+            escalate_after: 3,
+            shadow: false,
+            reply_language: None,
+        }
+    }
+}
+
+/// What the store knows about earlier cases like this one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct History {
+    /// Earlier cases of the same category from the same author (or account) in the window.
+    pub prior_cases: u32,
+    /// When the bot last posted to this author about this category (Unix seconds).
+    pub last_reply_at: Option<i64>,
+    /// Whether that last reply was already the recurrence escalation.
+    pub last_reply_escalated: bool,
+}
+
+/// Facts about the delivery channel that change the wording.
+#[derive(Debug, Clone, Default)]
+pub struct Channel {
+    pub now: i64,
+    /// `Some(true)` when the adapter deleted a message that leaked a token, `Some(false)` when it
+    /// could not, `None` where deleting makes no sense (tickets, imports).
+    pub leak_deleted: Option<bool>,
+    /// How to address staff on a recurring case, e.g. `<@&123>` on Discord.
+    pub staff_mention: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Suppression {
+    /// Not an appKey/appToken case: stay silent.
+    NotSupport,
+    BelowThreshold,
+    Cooldown,
+    ShadowMode,
+}
+
+impl Suppression {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Suppression::NotSupport => "not_support",
+            Suppression::BelowThreshold => "below_threshold",
+            Suppression::Cooldown => "cooldown",
+            Suppression::ShadowMode => "shadow_mode",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Suppression::NotSupport, Suppression::BelowThreshold, Suppression::Cooldown, Suppression::ShadowMode].into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    /// What the bot says (or would say, when suppressed after composing, as in shadow mode).
+    pub text: Option<String>,
+    /// Why nothing is posted; `None` means post `text`.
+    pub suppressed: Option<Suppression>,
+    pub language: Language,
+    pub recurring: bool,
+    /// This reply hands the case to people instead of repeating the remediation.
+    pub recurrence_escalation: bool,
+    pub escalate_to_sponsor: bool,
+    /// The reply pings the staff role.
+    pub mention_staff: bool,
+}
+
+impl Decision {
+    pub fn posts(&self) -> bool {
+        self.suppressed.is_none() && self.text.is_some()
+    }
+}
+
+pub fn decide(pack: &Pack, c: &Classification, history: &History, policy: &Policy, channel: &Channel) -> Decision {
+    let language = policy.reply_language.unwrap_or(c.language);
+    let leaked = c.secrets_found > 0;
+    let recurring = c.category.is_some() && history.prior_cases > 0;
+    let recurrence_escalation = c.category.is_some() && history.prior_cases + 1 >= policy.escalate_after.max(1);
+    let mention_staff = recurrence_escalation && channel.staff_mention.is_some();
+    let mut decision = Decision {
+        text: None,
+        suppressed: None,
+        language,
+        recurring,
+        recurrence_escalation,
+        escalate_to_sponsor: c.escalate_to_sponsor,
+        mention_staff,
+    };
+    if c.category.is_none() && !leaked {
+        decision.suppressed = Some(Suppression::NotSupport);
+        decision.recurrence_escalation = false;
+        return decision;
+    }
+    decision.text = Some(compose(pack, c, language, recurrence_escalation, history.prior_cases + 1, policy, channel));
+    // A leaked token is always answered: the warning protects the account.
+    if !leaked {
+        if c.category.is_some() && c.confidence < policy.reply_threshold {
+            decision.suppressed = Some(Suppression::BelowThreshold);
+        } else if let Some(last) = history.last_reply_at {
+            let cooling = channel.now - last < policy.cooldown_secs;
+            // The hand-over to people says something new, so it may follow a remediation.
+            if cooling && (!recurrence_escalation || history.last_reply_escalated) {
+                decision.suppressed = Some(Suppression::Cooldown);
+            }
+        }
+    }
+    if decision.suppressed.is_none() && policy.shadow {
+        decision.suppressed = Some(Suppression::ShadowMode);
+    }
+    if decision.suppressed.is_some() {
+        decision.mention_staff = false;
+    }
+    decision
+}
+
+pub fn finding_text(pack: &Pack, f: &Finding, language: Language) -> String {
+    let template = pack.findings.get(f.code.as_str()).map(|t| t.get(language)).unwrap_or(f.code.as_str());
+    template.replace("{field}", f.field.as_str()).replace("{detail}", &f.detail)
+}
+
+fn compose(pack: &Pack, c: &Classification, language: Language, escalation: bool, case_number: u32, policy: &Policy, channel: &Channel) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if c.secrets_found > 0 {
+        let mut leak = pack.message("leaked_token", language).to_string();
+        match channel.leak_deleted {
+            Some(true) => leak = format!("{leak} {}", pack.message("leak_deleted", language)),
+            Some(false) => leak = format!("{leak} {}", pack.message("leak_please_delete", language)),
+            None => {}
+        }
+        parts.push(leak);
+    }
+    if let Some(cat) = c.category.as_deref().and_then(|id| pack.category(id)) {
+        let title = format!("**{}**", cat.title.get(language));
+        if escalation {
+            let days = (policy.recurrence_window_secs / 86_400).max(1).to_string();
+            let mut text = pack
+                .message("recurring", language)
+                .replace("{count}", &case_number.to_string())
+                .replace("{category}", &cat.id)
+                .replace("{days}", &days);
+            if let Some(staff) = &channel.staff_mention {
+                text = format!("{text}\n{}", pack.message("staff_ping", language).replace("{staff}", staff));
+            }
+            parts.push(format!("{title}\n{text}"));
+        } else {
+            parts.push(format!("{title}\n{}", cat.remediation.get(language).trim_end()));
+            if !c.findings.is_empty() {
+                let list: Vec<String> = c.findings.iter().map(|f| format!("- {}", finding_text(pack, f, language))).collect();
+                parts.push(format!("{}\n{}", pack.message("findings_intro", language), list.join("\n")));
+            }
+        }
+    }
+    let footer = pack
+        .message("footer", language)
+        .replace("{category}", c.category_id())
+        .replace("{confidence}", &format!("{:.2}", c.confidence));
+    parts.push(footer);
+    parts.join("\n\n")
+}
+
+/// Splits a reply into chunks of at most `limit` characters, at paragraph, then line, then
+/// word boundaries, so that a long remediation survives a chat platform's message limit.
+pub fn split_message(text: &str, limit: usize) -> Vec<String> {
+    let limit = limit.max(16);
+    let mut chunks = Vec::new();
+    let mut current = String::new();
+    let push_piece = |piece: &str, sep: &str, current: &mut String, chunks: &mut Vec<String>| {
+        let needed = current.chars().count() + if current.is_empty() { 0 } else { sep.chars().count() } + piece.chars().count();
+        if needed <= limit {
+            if !current.is_empty() {
+                current.push_str(sep);
+            }
+            current.push_str(piece);
+        } else {
+            if !current.is_empty() {
+                chunks.push(std::mem::take(current));
+            }
+            current.push_str(piece);
+        }
+    };
+    for para in text.split("\n\n") {
+        if para.chars().count() <= limit {
+            push_piece(para, "\n\n", &mut current, &mut chunks);
+            continue;
+        }
+        for line in para.split('\n') {
+            if line.chars().count() <= limit {
+                push_piece(line, "\n", &mut current, &mut chunks);
+                continue;
+            }
+            for word in line.split(' ') {
+                let mut w = word.to_string();
+                while w.chars().count() > limit {
+                    let head: String = w.chars().take(limit).collect();
+                    w = w.chars().skip(limit).collect();
+                    push_piece(&head, " ", &mut current, &mut chunks);
+                }
+                push_piece(&w, " ", &mut current, &mut chunks);
+            }
+        }
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    chunks
+}

@@ -1,0 +1,108 @@
+//! The on-disk shape of a rule pack. Every struct rejects unknown fields, so a typo in a rule
+//! file is an error instead of a silently ignored setting.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::language::Language;
+
+/// One text in each supported language. All three are required: a missing translation is a
+/// load error, not a reply in the wrong language.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Texts {
+    pub en: String,
+    pub pt: String,
+    pub es: String,
+}
+
+impl Texts {
+    pub fn get(&self, language: Language) -> &str {
+        match language {
+            Language::En => &self.en,
+            Language::Pt => &self.pt,
+            Language::Es => &self.es,
+        }
+    }
+}
+
+/// One rule file. A pack may be split across several files in a folder; their sections merge.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleFile {
+    pub pack: Option<PackMeta>,
+    #[serde(default)]
+    pub concepts: BTreeMap<String, String>,
+    pub gate: Option<GateSpec>,
+    #[serde(default)]
+    pub findings: BTreeMap<String, Texts>,
+    #[serde(default)]
+    pub messages: BTreeMap<String, Texts>,
+    #[serde(default, rename = "category")]
+    pub categories: Vec<CategorySpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackMeta {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Confidence below which a message is classified `none`.
+    pub threshold: f64,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateSpec {
+    /// At least one must match for any category to answer.
+    pub require: Vec<String>,
+    /// An explicit mention of an application key or token; overrides `exclude`.
+    #[serde(default)]
+    pub strong: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<ExcludeSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExcludeSpec {
+    pub id: String,
+    pub patterns: Vec<String>,
+    /// Messages that must come out `none` because of this exclusion.
+    #[serde(default)]
+    pub examples: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CategorySpec {
+    pub id: String,
+    /// The fix needs key editing, which only the account's Sponsor user may do.
+    pub escalate_to_sponsor: bool,
+    /// Answers only when no specific category does.
+    #[serde(default)]
+    pub fallback: bool,
+    /// Weight given to each finding of the credential diagnosis.
+    #[serde(default)]
+    pub finding_weight: f64,
+    pub title: Texts,
+    pub remediation: Texts,
+    #[serde(default, rename = "rule")]
+    pub rules: Vec<RuleSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    pub id: String,
+    pub weight: f64,
+    pub any: Vec<String>,
+    #[serde(default)]
+    pub all: Vec<String>,
+    #[serde(default)]
+    pub examples: Vec<String>,
+    #[serde(default)]
+    pub counter_examples: Vec<String>,
+}
