@@ -17,13 +17,25 @@ use crate::rules::{Pack, Problem};
 /// equally well mean we don't know which one it is.
 const MARGIN_PENALTY: f64 = 0.5;
 
+/// What a pattern of the set belongs to. Rules are numbered across the whole pack.
 #[derive(Debug, Clone, Copy)]
 enum Owner {
     GateRequire,
     GateStrong,
     Exclude(usize),
-    RuleAny(usize, usize),
-    RuleAll(usize, usize),
+    RuleAny(usize),
+    RuleAll(usize),
+}
+
+/// A rule flattened for scoring: its category, weight and how many `all` patterns it has.
+#[derive(Debug, Clone)]
+struct FlatRule {
+    category: usize,
+    rule: usize,
+    weight: f64,
+    all: u16,
+    /// `category/rule`, built once rather than per message.
+    name: String,
 }
 
 /// Why a message was or was not considered at all.
@@ -97,18 +109,23 @@ pub struct Classifier {
     pack: Pack,
     threshold: f64,
     set: RegexSet,
+    /// The gate's `require` patterns alone: most chat is off-topic, and this small set lets it
+    /// skip the full pass with the same outcome.
+    topic: RegexSet,
     patterns: Vec<Regex>,
     owners: Vec<Owner>,
+    flat: Vec<FlatRule>,
 }
 
 struct Scored {
     gate: Gate,
     scores: Vec<f64>,
-    fired: Vec<(usize, usize)>,
+    /// Indexes into `flat`.
+    fired: Vec<usize>,
 }
 
 fn build_regex(p: &str) -> Result<Regex, regex::Error> {
-    RegexBuilder::new(p).unicode(false).case_insensitive(true).size_limit(1 << 22).build()
+    RegexBuilder::new(p).unicode(false).size_limit(1 << 22).build()
 }
 
 impl Classifier {
@@ -126,10 +143,13 @@ impl Classifier {
         for (i, e) in pack.excludes.iter().enumerate() {
             e.patterns.iter().for_each(|p| add(p, Owner::Exclude(i)));
         }
+        let mut flat = Vec::new();
         for (c, cat) in pack.categories.iter().enumerate() {
             for (r, rule) in cat.rules.iter().enumerate() {
-                rule.any.iter().for_each(|p| add(p, Owner::RuleAny(c, r)));
-                rule.all.iter().for_each(|p| add(p, Owner::RuleAll(c, r)));
+                let k = flat.len();
+                rule.any.iter().for_each(|p| add(p, Owner::RuleAny(k)));
+                rule.all.iter().for_each(|p| add(p, Owner::RuleAll(k)));
+                flat.push(FlatRule { category: c, rule: r, weight: rule.weight, all: rule.all.len() as u16, name: format!("{}/{}", cat.id, rule.id) });
             }
         }
         let too_big = |e: regex::Error| crate::rules::RulesError::Invalid {
@@ -138,14 +158,14 @@ impl Classifier {
         };
         let set = RegexSetBuilder::new(&sources)
             .unicode(false)
-            .case_insensitive(true)
             .size_limit(1 << 26)
             .dfa_size_limit(1 << 26)
             .build()
             .map_err(too_big)?;
+        let topic = RegexSetBuilder::new(&pack.gate_require).unicode(false).size_limit(1 << 26).build().map_err(too_big)?;
         let patterns = sources.iter().map(|p| build_regex(p)).collect::<Result<Vec<_>, _>>().map_err(too_big)?;
         let threshold = pack.threshold;
-        Ok(Classifier { pack, threshold, set, patterns, owners })
+        Ok(Classifier { pack, threshold, set, topic, patterns, owners, flat })
     }
 
     /// Loads the pack at `path`, or the built-in one, and checks every example in it.
@@ -177,18 +197,22 @@ impl Classifier {
     }
 
     fn score(&self, normalised: &str, findings: usize) -> Scored {
+        if findings == 0 && !self.topic.is_match(normalised.as_bytes()) {
+            return Scored { gate: Gate::OffTopic, scores: vec![0.0; self.pack.categories.len()], fired: Vec::new() };
+        }
         let matches = self.set.matches(normalised.as_bytes());
         let cats = &self.pack.categories;
-        let mut any: Vec<Vec<bool>> = cats.iter().map(|c| vec![false; c.rules.len()]).collect();
-        let mut all_missing: Vec<Vec<usize>> = cats.iter().map(|c| c.rules.iter().map(|r| r.all.len()).collect()).collect();
+        // Per rule: whether an `any` pattern matched, and how many `all` patterns matched.
+        let mut any = vec![false; self.flat.len()];
+        let mut all = vec![0u16; self.flat.len()];
         let (mut required, mut strong, mut excluded) = (false, false, None);
         for i in matches.iter() {
             match self.owners[i] {
                 Owner::GateRequire => required = true,
                 Owner::GateStrong => strong = true,
                 Owner::Exclude(e) => excluded = excluded.or(Some(e)),
-                Owner::RuleAny(c, r) => any[c][r] = true,
-                Owner::RuleAll(c, r) => all_missing[c][r] -= 1,
+                Owner::RuleAny(k) => any[k] = true,
+                Owner::RuleAll(k) => all[k] += 1,
             }
         }
         let gate = if !required && findings == 0 {
@@ -201,18 +225,15 @@ impl Classifier {
         let mut scores = vec![0.0; cats.len()];
         let mut fired = Vec::new();
         if gate == Gate::Passed {
-            for (c, cat) in cats.iter().enumerate() {
-                let mut miss = 1.0;
-                for (r, rule) in cat.rules.iter().enumerate() {
-                    if any[c][r] && all_missing[c][r] == 0 {
-                        miss *= 1.0 - rule.weight;
-                        fired.push((c, r));
-                    }
+            let mut miss: Vec<f64> = cats.iter().map(|c| (1.0 - c.finding_weight).powi(findings as i32)).collect();
+            for (k, rule) in self.flat.iter().enumerate() {
+                if any[k] && all[k] == rule.all {
+                    miss[rule.category] *= 1.0 - rule.weight;
+                    fired.push(k);
                 }
-                for _ in 0..findings {
-                    miss *= 1.0 - cat.finding_weight;
-                }
-                scores[c] = 1.0 - miss;
+            }
+            for (c, m) in miss.into_iter().enumerate() {
+                scores[c] = 1.0 - m;
             }
         }
         Scored { gate, scores, fired }
@@ -259,16 +280,13 @@ impl Classifier {
             (_, Some(f)) if scored.scores[f] >= self.threshold => Some((f, scored.scores[f])),
             _ => None,
         };
-        let mut order: Vec<usize> = (0..cats.len()).collect();
-        order.sort_by(|a, b| scored.scores[*b].total_cmp(&scored.scores[*a]));
-        let mut rules = Vec::new();
-        for c in order {
-            for (fc, fr) in &scored.fired {
-                if *fc == c {
-                    rules.push(format!("{}/{}", cats[c].id, cats[c].rules[*fr].id));
-                }
-            }
-        }
+        let mut fired = scored.fired.clone();
+        // Strongest category first; rules keep pack order within a category.
+        fired.sort_by(|a, b| {
+            let (ca, cb) = (self.flat[*a].category, self.flat[*b].category);
+            scored.scores[cb].total_cmp(&scored.scores[ca]).then(ca.cmp(&cb)).then(a.cmp(b))
+        });
+        let rules = fired.iter().map(|k| self.flat[*k].name.clone()).collect();
         let (category, confidence, escalate) = match chosen {
             Some((c, conf)) => (Some(cats[c].id.clone()), conf, cats[c].escalate_to_sponsor),
             None => {
@@ -298,12 +316,13 @@ impl Classifier {
         let language = language::detect(&normalised, hints);
         let scored = self.score(&normalised, redacted.findings.len());
         let mut fired = Vec::new();
-        for (c, r) in &scored.fired {
-            let cat = &self.pack.categories[*c];
-            let rule = &cat.rules[*r];
+        for k in &scored.fired {
+            let flat = &self.flat[*k];
+            let cat = &self.pack.categories[flat.category];
+            let rule = &cat.rules[flat.rule];
             let mut spans = Vec::new();
             for (i, owner) in self.owners.iter().enumerate() {
-                let mine = matches!(owner, Owner::RuleAny(oc, or) | Owner::RuleAll(oc, or) if oc == c && or == r);
+                let mine = matches!(owner, Owner::RuleAny(o) | Owner::RuleAll(o) if o == k);
                 if mine {
                     if let Some(m) = self.patterns[i].find(normalised.as_bytes()) {
                         spans.push(Span { start: m.start(), end: m.end(), text: normalised[m.start()..m.end()].to_string() });

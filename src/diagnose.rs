@@ -99,7 +99,7 @@ fn field_regex() -> &'static Regex {
 fn header_name_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     // A VTEX header named in prose ("our header is spelled x-vtex-api-app-key").
-    RE.get_or_init(|| Regex::new(r"(?i)\bx-vtex-[a-z-]*(?:key|tok[a-z]*)\b").expect("static regex"))
+    RE.get_or_init(|| Regex::new(r"(?i-u)\bx-vtex-[a-z-]*(?:key|tok[a-z]*)\b").expect("static regex"))
 }
 
 fn quoted_value_regex() -> &'static Regex {
@@ -110,7 +110,7 @@ fn quoted_value_regex() -> &'static Regex {
 
 fn candidate_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"(?i)app[_-]?(?:key|token)|x-vtex-|vtexappkey|[A-Z]{32}").expect("static regex"))
+    RE.get_or_init(|| Regex::new(r"(?i-u)app[_-]?(?:key|token)|x-vtex-|vtexappkey|[A-Z]{32}").expect("static regex"))
 }
 
 const INVISIBLE: &[(char, &str)] = &[
@@ -143,7 +143,12 @@ pub fn scan(raw: &str) -> Scan {
     if !candidate_regex().is_match(raw) {
         return scan;
     }
-    for caps in field_regex().captures_iter(raw) {
+    // Each scan below needs a character that plain chat often lacks; check for it first.
+    let has_separator = raw.contains([':', '=']);
+    let has_quote = raw.contains(['\'', '"', '`']);
+    let has_header = raw.as_bytes().windows(6).any(|w| w.eq_ignore_ascii_case(b"x-vtex"));
+    let fields = if has_separator { Some(field_regex().captures_iter(raw)) } else { None };
+    for caps in fields.into_iter().flatten() {
         let (Some(name_m), Some(sep)) = (caps.name("name"), caps.name("sep")) else { continue };
         let open = caps.name("open").map_or("", |m| m.as_str());
         let close = caps.name("close").map_or("", |m| m.as_str());
@@ -156,14 +161,16 @@ pub fn scan(raw: &str) -> Scan {
         }
         inspect_value(raw, sep.end(), field, is_header, open, close, &mut scan);
     }
-    for m in header_name_regex().find_iter(raw) {
+    let headers = if has_header { Some(header_name_regex().find_iter(raw)) } else { None };
+    for m in headers.into_iter().flatten() {
         let lower = m.as_str().to_ascii_lowercase();
         if lower != "x-vtex-api-appkey" && lower != "x-vtex-api-apptoken" {
             let field = if lower.contains("tok") { Field::AppToken } else { Field::AppKey };
             scan.findings.push(Finding { code: FindingCode::HeaderMisspelled, field, detail: m.as_str().to_string() });
         }
     }
-    for caps in quoted_value_regex().captures_iter(raw) {
+    let quoted = if has_quote { Some(quoted_value_regex().captures_iter(raw)) } else { None };
+    for caps in quoted.into_iter().flatten() {
         let Some(v) = caps.name("v") else { continue };
         let value = v.as_str();
         let field = if value.to_ascii_lowercase().contains("vtexappkey") { Field::AppKey } else { Field::AppToken };

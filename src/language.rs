@@ -4,7 +4,9 @@
 //! normalisation is enough. Words shared by two of the languages (`de`, `que`, `como`, `para`,
 //! `no`) are left out on purpose.
 
+use rustc_hash::FxHashMap;
 use std::fmt;
+use std::sync::OnceLock;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -73,16 +75,37 @@ const ES: &[&str] = &[
     "dias", "hoy", "tambien", "usted", "porque", "cual", "sin", "rol",
 ];
 
+/// Stop word -> bit set of its languages (1 = en, 2 = pt, 4 = es), built once. FxHash because
+/// this runs for every word of every message and the keys are our own, not attacker-chosen.
+fn stop_words() -> &'static FxHashMap<&'static str, u8> {
+    static WORDS: OnceLock<FxHashMap<&'static str, u8>> = OnceLock::new();
+    WORDS.get_or_init(|| {
+        let mut map = FxHashMap::default();
+        for (list, bit) in [(EN, 1u8), (PT, 2), (ES, 4)] {
+            for w in list {
+                *map.entry(*w).or_insert(0) |= bit;
+            }
+        }
+        map
+    })
+}
+
 /// Picks the language with the most stop-word hits; ties and silence fall back to English.
 pub fn detect(normalised: &str, hints: ScriptHints) -> Language {
     let (mut en, mut pt, mut es) = (0u32, 2 * hints.portuguese, 2 * hints.spanish);
+    let words = stop_words();
+    // Normalised text is ASCII, so splitting bytes is splitting characters.
     for word in normalised
-        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '\''))
-        .filter(|w| !w.is_empty())
+        .as_bytes()
+        .split(|b| !(b.is_ascii_alphanumeric() || *b == b'\''))
+        .filter(|w| !w.is_empty() && w.len() <= 8)
     {
-        en += u32::from(EN.contains(&word));
-        pt += u32::from(PT.contains(&word));
-        es += u32::from(ES.contains(&word));
+        let word = std::str::from_utf8(word).unwrap_or("");
+        if let Some(&bits) = words.get(word) {
+            en += u32::from(bits & 1);
+            pt += u32::from(bits >> 1 & 1);
+            es += u32::from(bits >> 2 & 1);
+        }
     }
     if pt > en && pt > es {
         Language::Pt

@@ -25,12 +25,12 @@ fn shapes() -> &'static Regex {
     RE.get_or_init(|| {
         Regex::new(concat!(
             // The appToken shape, or half of one broken by a line break.
-            r"(?P<apptoken>\b[A-Z]{48,}\b)",
+            r"(?-u:(?P<apptoken>\b[A-Z]{48,}\b))",
             // JSON web tokens (VtexIdclientAutCookie and friends).
-            r"|(?P<jwt>\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*)",
+            r"|(?-u:(?P<jwt>\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*))",
             // Any other long run of letters and digits: API secrets, hashes, base64. `/` is left
             // out so that URL paths are never taken for secrets.
-            r"|(?P<long>\b[A-Za-z0-9+_=-]{40,})",
+            r"|(?-u:(?P<long>\b[A-Za-z0-9+_=-]{40,}))",
             // Bearer credentials in an Authorization header.
             r"|(?i:bearer)\s+(?P<bearer>[A-Za-z0-9._~+/=-]{16,})",
         ))
@@ -39,13 +39,13 @@ fn shapes() -> &'static Regex {
 }
 
 /// Cheap pre-check so that ordinary chat skips the secret regexes: every shape they find has a
-/// run of at least 11 token characters (or the word "bearer").
+/// run of at least 20 token characters (the shortest JWT it accepts), or the word "bearer".
 fn might_hold_secret(raw: &str) -> bool {
     let mut run = 0;
     for b in raw.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'+' | b'_' | b'=' | b'-' | b'.') {
             run += 1;
-            if run >= 11 {
+            if run >= 20 {
                 return true;
             }
         } else {
