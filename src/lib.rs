@@ -18,3 +18,7 @@ pub mod error;
 pub mod eval;
 pub mod respond;
 pub mod telemetry;
+pub mod pipeline;
+pub mod stats;
+pub mod store;
+pub mod config;

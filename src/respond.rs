@@ -73,6 +73,10 @@ pub enum Suppression {
     BelowThreshold,
     Cooldown,
     ShadowMode,
+    /// Imported from a backlog: recorded, never posted.
+    Backlog,
+    /// The message was deleted before we could answer (Discord only).
+    Deleted,
 }
 
 impl Suppression {
@@ -82,11 +86,21 @@ impl Suppression {
             Suppression::BelowThreshold => "below_threshold",
             Suppression::Cooldown => "cooldown",
             Suppression::ShadowMode => "shadow_mode",
+            Suppression::Backlog => "backlog",
+            Suppression::Deleted => "deleted",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Suppression::NotSupport, Suppression::BelowThreshold, Suppression::Cooldown, Suppression::ShadowMode].into_iter().find(|x| x.as_str() == s)
+        [
+            Suppression::NotSupport,
+            Suppression::BelowThreshold,
+            Suppression::Cooldown,
+            Suppression::ShadowMode,
+            Suppression::Backlog,
+            Suppression::Deleted,
+        ]
+        .into_iter().find(|x| x.as_str() == s)
     }
 }
 

@@ -3,12 +3,22 @@
 mod classify;
 mod eval;
 mod explain;
+pub mod import;
 mod rules;
+mod stats;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
+use anyhow::Context;
 use clap::{Parser, Subcommand};
+
+use crate::classify::Classifier;
+use crate::config::Config;
+use crate::pipeline::Pipeline;
+use crate::store::{DatabaseLocation, Store};
 
 use crate::telemetry::{self, LogFormat};
 
@@ -18,6 +28,12 @@ pub struct Cli {
     /// Rule pack: a .toml file or a folder of them (default: the pack built into the binary).
     #[arg(long, global = true, env = "TRIAGE_RULES")]
     pub rules: Option<PathBuf>,
+    /// Configuration file (also TRIAGE_CONFIG); without one, built-in defaults.
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// SQLite database file (also DATABASE_URL=sqlite://PATH; default ./triage.db).
+    #[arg(long, global = true)]
+    pub database: Option<String>,
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -38,6 +54,10 @@ pub enum Command {
     },
     /// Measure the classifier on a labelled corpus (JSON lines with id, text, expected, ...).
     Eval(eval::Args),
+    /// Import a helpdesk export (JSON lines) into the case store; safe to re-run.
+    Import(import::Args),
+    /// Statistics over stored cases.
+    Stats(stats::Args),
 }
 
 /// Runs the CLI and turns any error into one line on stderr and a non-zero exit code.
@@ -54,11 +74,33 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let rules = cli.rules.as_deref();
+    let config = Config::load(cli.config.as_deref())?;
+    let rules = cli.rules.as_deref().or(config.rules.as_deref());
     match cli.command {
         Command::Classify(args) => classify::run(rules, args),
         Command::Explain(args) => explain::run(rules, args),
         Command::Rules { command } => rules::run(rules, command),
         Command::Eval(args) => eval::run(rules, args),
+        Command::Import(args) => runtime()?.block_on(async {
+            let classifier = Arc::new(Classifier::load(rules)?.with_threshold(config.threshold));
+            let store = open_store(cli.database.as_deref(), &config).await?;
+            let pipeline = Pipeline::new(classifier.clone(), store.clone(), config.policy());
+            let code = import::run(pipeline, classifier, args).await;
+            store.close().await;
+            code
+        }),
+        Command::Stats(args) => runtime()?.block_on(async {
+            let store = open_store(cli.database.as_deref(), &config).await?;
+            stats::run(&store, args).await
+        }),
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+}
+
+pub async fn open_store(flag: Option<&str>, config: &Config) -> anyhow::Result<Store> {
+    let location = DatabaseLocation::resolve(flag, config.database.as_deref());
+    Ok(Store::open(&location.0).await?)
 }

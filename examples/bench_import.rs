@@ -1,0 +1,76 @@
+//! End-to-end import benchmark: generates N realistic ~200-byte messages, imports them into a
+//! fresh file-backed database, then imports the same file again (all duplicates).
+//!
+//! cargo run --release --example bench_import -- [MESSAGES]   (default 1,000,000)
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Instant;
+
+use triage::cli::import::import_file;
+use triage::pipeline::Pipeline;
+use triage::respond::Policy;
+use triage::store::Store;
+use triage::Classifier;
+
+const TEMPLATES: &[&str] = &[
+    "Hi all, we created a new appKey for the ERP integration and every call to the orders API comes back 403. Does the key need to be linked to a role first?",
+    "Bom dia pessoal! Nossa chave de API está num perfil, consigo ler o catálogo mas quando tento alterar preço dá acesso negado. Qual recurso falta no perfil?",
+    "Hola, copié el appToken desde un PDF y creo que se coló un salto de línea al final, la API responde 401 no autorizado en todas las llamadas.",
+    "I'm an admin but the Generate key button is missing on the Application Keys page. Our Sponsor user is on vacation, who else can create keys?",
+    "We never saved the appToken when the key was created and the developer who set it up is gone. Can support resend it or can we see it again?",
+    "Good morning everyone! Does anyone know how to change the checkout button colour in the store theme? I could not find the setting anywhere.",
+    "¿Alguien sabe cómo configurar el envío gratis para pedidos de más de 100 pesos? Ya revisé la logística pero no encuentro dónde se pone la regla.",
+    "Thanks a lot for the help yesterday, the promotion is live now and the team is happy with the result of the campaign so far, great work!",
+];
+
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("export.jsonl");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&file)?);
+    for i in 0..n {
+        let text = TEMPLATES[i % TEMPLATES.len()];
+        let line = serde_json::json!({
+            "id": format!("T-{i}"),
+            "text": format!("{text} (ref {i})"),
+            "author": format!("user{}", i % 50_000),
+            "account": format!("store{}", i % 5_000),
+            "created_at": 1_790_000_000 + (i as i64) * 5,
+        });
+        serde_json::to_writer(&mut out, &line)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    drop(out);
+    let size = std::fs::metadata(&file)?.len();
+    println!("generated {n} messages, {:.1} MB", size as f64 / 1e6);
+
+    let classifier = Arc::new(Classifier::load(None)?);
+    let store = Store::open(&dir.path().join("bench.db")).await?;
+    let pipeline = Pipeline::new(classifier.clone(), store.clone(), Policy::default());
+    let rss_before = peak_rss_mb();
+    for (label, expect_new) in [("first import", true), ("re-import (all duplicates)", false)] {
+        let t = Instant::now();
+        let s = import_file(&pipeline, classifier.clone(), file.clone(), 2000, |_, _| {}).await?;
+        let secs = t.elapsed().as_secs_f64();
+        let count = if expect_new { s.inserted } else { s.duplicates };
+        println!("{label}: {count} of {n} in {secs:.1}s = {:.0} messages/s; peak RSS {:.0} MB", n as f64 / secs, peak_rss_mb());
+        assert_eq!(count as usize, n, "every message accounted for");
+    }
+    println!("cases in store: {}; peak RSS before import {:.0} MB", store.count_cases().await?, rss_before);
+    store.close().await;
+    Ok(())
+}

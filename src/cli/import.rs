@@ -1,0 +1,212 @@
+//! `triage import`: bulk-ingest a helpdesk export (JSON lines) into the case store.
+//!
+//! Reading, parsing and classifying run on one thread, the database on another, joined by a
+//! bounded channel of batches: memory stays flat however large the file. Each batch is one
+//! transaction and every insert is idempotent on the line's `id`, so a run killed at any point
+//! and started again ends with exactly one case per input id.
+
+use std::io::{BufRead, BufReader, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::classify::{Classification, Classifier};
+use crate::error::MAX_MESSAGE_BYTES;
+use crate::pipeline::{BatchOutcome, Delivery, Incoming, Pipeline};
+use crate::store::Source;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// JSON lines with `id` and `text`, and optionally `author`, `account`, `channel`, `created_at`.
+    pub file: PathBuf,
+    /// Messages per transaction.
+    #[arg(long, default_value_t = 2000)]
+    pub batch: usize,
+    /// Print bad lines beyond the first 20 too.
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct Line {
+    id: Value,
+    text: String,
+    #[serde(default)]
+    author: Option<Value>,
+    #[serde(default)]
+    account: Option<Value>,
+    #[serde(default)]
+    channel: Option<Value>,
+    #[serde(default)]
+    created_at: Option<Value>,
+}
+
+fn id_string(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn timestamp(v: &Value) -> Result<i64, String> {
+    match v {
+        Value::Number(n) => n.as_i64().ok_or_else(|| format!("created_at {n} is not whole Unix seconds")),
+        Value::String(s) => humantime::parse_rfc3339_weak(s)
+            .map_err(|_| format!("created_at `{s}` is not RFC 3339 (2026-11-28T10:00:00Z) or Unix seconds"))
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).map_err(|_| format!("created_at `{s}` is before 1970"))),
+        other => Err(format!("created_at {other} is not a timestamp")),
+    }
+}
+
+/// Parses one export line into an incoming message; the error says what is wrong with it.
+pub fn parse_line(line: &[u8]) -> Result<Incoming, String> {
+    if line.len() > 2 * MAX_MESSAGE_BYTES {
+        return Err(format!("line is {} bytes, over the {}-byte limit", line.len(), 2 * MAX_MESSAGE_BYTES));
+    }
+    let text = std::str::from_utf8(line).map_err(|e| format!("not valid UTF-8 at byte {}", e.valid_up_to()))?;
+    let l: Line = serde_json::from_str(text).map_err(|e| {
+        if e.is_data() { format!("expected an object with `id` and `text`: {e}") } else { format!("invalid JSON: {e}") }
+    })?;
+    let id = id_string(&l.id).ok_or("`id` must be a non-empty string or a number")?;
+    crate::error::check_message(&l.text).map_err(|e| e.to_string())?;
+    let mut msg = Incoming::new(Source::Import, id, l.text);
+    msg.author = l.author.as_ref().and_then(id_string);
+    msg.account = l.account.as_ref().and_then(id_string);
+    msg.channel_id = l.channel.as_ref().and_then(id_string);
+    msg.received_at = l.created_at.as_ref().map(timestamp).transpose()?;
+    Ok(msg)
+}
+
+struct BadLine {
+    line: u64,
+    reason: String,
+}
+
+/// Where import progress goes; a terminal gets a bar, anything else nothing until the summary.
+fn progress(total: u64) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({per_sec}, {msg})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ImportSummary {
+    pub lines: u64,
+    pub inserted: u64,
+    pub duplicates: u64,
+    pub bad_lines: u64,
+    pub secrets_masked: u64,
+}
+
+/// Runs an import to completion. `on_bad` sees each bad line.
+pub async fn import_file(pipeline: &Pipeline, classifier: Arc<Classifier>, file: PathBuf, batch: usize, mut on_bad: impl FnMut(u64, &str)) -> anyhow::Result<ImportSummary> {
+    let f = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+    if f.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+        anyhow::bail!("{} is a folder, not a JSON lines file", file.display());
+    }
+    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let bar = progress(size);
+    let batch = batch.clamp(1, 100_000);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<(Incoming, Classification)>, Vec<BadLine>, u64, u64)>(4);
+    let shown = file.display().to_string();
+    let reader = std::thread::spawn(move || -> anyhow::Result<()> {
+        let mut input = BufReader::with_capacity(1 << 20, f);
+        let mut buf = Vec::with_capacity(4096);
+        let (mut items, mut bad) = (Vec::with_capacity(batch), Vec::new());
+        let (mut line_no, mut read) = (0u64, 0u64);
+        loop {
+            buf.clear();
+            let n = input.read_until(b'\n', &mut buf).with_context(|| format!("cannot read {shown}"))?;
+            if n == 0 {
+                break;
+            }
+            line_no += 1;
+            read += n as u64;
+            let mut line = buf.as_slice();
+            while let [rest @ .., b'\n' | b'\r'] = line {
+                line = rest;
+            }
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match parse_line(line) {
+                Ok(msg) => {
+                    let c = classifier.classify(&msg.text);
+                    items.push((msg, c));
+                }
+                Err(reason) => bad.push(BadLine { line: line_no, reason }),
+            }
+            if items.len() >= batch {
+                if tx.blocking_send((std::mem::take(&mut items), std::mem::take(&mut bad), line_no, read)).is_err() {
+                    return Ok(());
+                }
+            }
+        }
+        let _ = tx.blocking_send((items, bad, line_no, read));
+        Ok(())
+    });
+    let mut summary = ImportSummary::default();
+    while let Some((items, bad, line_no, read)) = rx.recv().await {
+        for b in bad {
+            summary.bad_lines += 1;
+            on_bad(b.line, &b.reason);
+        }
+        if !items.is_empty() {
+            let BatchOutcome { inserted, duplicates, secrets_masked } = pipeline.record_batch(items, Delivery::Never).await?;
+            summary.inserted += inserted;
+            summary.duplicates += duplicates;
+            summary.secrets_masked += secrets_masked;
+        }
+        summary.lines = line_no;
+        bar.set_position(read);
+        bar.set_message(format!("{} new, {} present", summary.inserted, summary.duplicates));
+    }
+    bar.finish_and_clear();
+    match reader.join() {
+        Ok(result) => result?,
+        Err(_) => anyhow::bail!("the import reader stopped unexpectedly"),
+    }
+    Ok(summary)
+}
+
+pub async fn run(pipeline: Pipeline, classifier: Arc<Classifier>, args: Args) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let mut shown = 0;
+    let verbose = args.verbose;
+    let file = args.file.display().to_string();
+    let summary = import_file(&pipeline, classifier, args.file, args.batch, |line, reason| {
+        shown += 1;
+        if shown <= 20 || verbose {
+            eprintln!("{file}:{line}: skipped: {reason}");
+        }
+    })
+    .await?;
+    let secs = started.elapsed().as_secs_f64();
+    let accepted = summary.inserted + summary.duplicates;
+    eprintln!(
+        "imported {} new cases, {} already present, {} bad lines skipped, {} secrets masked; {:.1}s ({:.0} messages/s)",
+        summary.inserted,
+        summary.duplicates,
+        summary.bad_lines,
+        summary.secrets_masked,
+        secs,
+        accepted as f64 / secs.max(1e-9)
+    );
+    if summary.bad_lines > 20 && !verbose {
+        eprintln!("({} more bad lines not shown; pass --verbose to list them all)", summary.bad_lines - 20);
+    }
+    Ok(if summary.bad_lines > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}

@@ -1,0 +1,207 @@
+//! `triage.toml`: found by `--config PATH` or `TRIAGE_CONFIG`. Every table rejects unknown keys,
+//! so a typo is an error at start-up rather than a setting silently ignored. Tokens never live
+//! here: `DISCORD_TOKEN` and `TRIAGE_API_TOKEN` come from the environment only.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::language::Language;
+use crate::respond::Policy;
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// SQLite file (overridden by `--database` and `DATABASE_URL`).
+    pub database: Option<String>,
+    /// Rule pack file or folder (default: the built-in pack).
+    pub rules: Option<PathBuf>,
+    /// Minimum confidence for a category (default: the pack's threshold).
+    pub threshold: Option<f64>,
+    pub reply: ReplyConfig,
+    pub recurrence: RecurrenceConfig,
+    pub http: HttpConfig,
+    pub discord: DiscordConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReplyConfig {
+    /// Minimum confidence to post a reply.
+    pub threshold: f64,
+    /// No second reply to the same author about the same category within this time.
+    #[serde(deserialize_with = "duration")]
+    pub cooldown: Duration,
+    /// Decide and record, post nothing.
+    pub shadow: bool,
+    /// Always answer in this language (en, pt, es) instead of the message's own.
+    pub language: Option<Language>,
+}
+
+impl Default for ReplyConfig {
+    fn default() -> Self {
+        let p = Policy::default();
+        ReplyConfig { threshold: p.reply_threshold, cooldown: Duration::from_secs(p.cooldown_secs as u64), shadow: false, language: None }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecurrenceConfig {
+    #[serde(deserialize_with = "duration")]
+    pub window: Duration,
+    /// From this case number within the window, suggest a ticket and ping staff.
+    pub escalate_after: u32,
+}
+
+impl Default for RecurrenceConfig {
+    fn default() -> Self {
+        let p = Policy::default();
+        RecurrenceConfig { window: Duration::from_secs(p.recurrence_window_secs as u64), escalate_after: p.escalate_after }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Overridden by `--listen` and `TRIAGE_LISTEN`.
+    pub listen: Option<SocketAddr>,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { listen: None, max_body_bytes: 64 * 1024 }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscordConfig {
+    /// Text channels whose messages are triaged.
+    pub channels: Vec<u64>,
+    /// Forum channels whose new threads are tickets.
+    pub forums: Vec<u64>,
+    /// Role pinged when a case keeps coming back.
+    pub staff_role: Option<u64>,
+    /// Delete messages that leak an appToken (needs Manage Messages).
+    #[serde(default = "yes")]
+    pub delete_leaks: bool,
+    /// REST proxy base URL (twilight-http-proxy, nirn-proxy); the gateway URL is fetched through it.
+    pub proxy_url: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    humantime::parse_duration(&s).map_err(|e| serde::de::Error::custom(format!("`{s}` is not a duration like 30m, 1h or 7d: {e}")))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {0} not found; create it (the README has a complete example) or leave out --config/TRIAGE_CONFIG")]
+    Missing(String),
+    #[error("cannot read config file {path}: {reason}")]
+    Unreadable { path: String, reason: String },
+    #[error("config file {path}: {reason}")]
+    Invalid { path: String, reason: String },
+}
+
+impl Config {
+    /// Loads the file named by `--config` or `TRIAGE_CONFIG`; without either, the defaults.
+    pub fn load(flag: Option<&Path>) -> Result<Config, ConfigError> {
+        let env = std::env::var_os("TRIAGE_CONFIG").map(PathBuf::from);
+        match flag.map(Path::to_path_buf).or(env) {
+            Some(path) => Config::from_file(&path),
+            None => Ok(Config::default()),
+        }
+    }
+
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let shown = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => ConfigError::Missing(shown.clone()),
+            _ => ConfigError::Unreadable { path: shown.clone(), reason: e.to_string() },
+        })?;
+        let text = String::from_utf8(bytes).map_err(|_| ConfigError::Invalid { path: shown.clone(), reason: "not valid UTF-8".into() })?;
+        Config::parse(&text).map_err(|reason| ConfigError::Invalid { path: shown, reason })
+    }
+
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let msg = e.to_string();
+            let reason = msg.lines().last().unwrap_or("invalid TOML").trim().to_string();
+            match e.span() {
+                Some(span) => format!("line {}: {reason}", text[..span.start.min(text.len())].lines().count().max(1)),
+                None => reason,
+            }
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if !(0.0..=1.0).contains(&self.reply.threshold) {
+            return Err(format!("reply.threshold {} must be between 0 and 1", self.reply.threshold));
+        }
+        if let Some(t) = self.threshold.filter(|t| !(0.0..=1.0).contains(t)) {
+            return Err(format!("threshold {t} must be between 0 and 1"));
+        }
+        if self.recurrence.escalate_after == 0 {
+            return Err("recurrence.escalate_after must be at least 1".into());
+        }
+        if let Some(url) = &self.discord.proxy_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(format!("discord.proxy_url `{url}` must start with http:// or https://"));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn policy(&self) -> Policy {
+        Policy {
+            reply_threshold: self.reply.threshold,
+            cooldown_secs: self.reply.cooldown.as_secs() as i64,
+            recurrence_window_secs: self.recurrence.window.as_secs() as i64,
+            escalate_after: self.recurrence.escalate_after,
+            shadow: self.reply.shadow,
+            reply_language: self.reply.language,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_config_gives_the_defaults() {
+        assert_eq!(Config::parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_the_line() {
+        let err = Config::parse("[reply]\nthreshhold = 0.7\n").unwrap_err();
+        assert!(err.contains("line 2") && err.contains("threshhold"), "{err}");
+    }
+
+    #[test]
+    fn durations_read_as_humans_write_them() {
+        let c = Config::parse("[reply]\ncooldown = \"30m\"\n[recurrence]\nwindow = \"3d\"\n").unwrap();
+        assert_eq!(c.policy().cooldown_secs, 1800);
+        assert_eq!(c.policy().recurrence_window_secs, 3 * 86_400);
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        assert!(Config::parse("[reply]\nthreshold = 2.0\n").unwrap_err().contains("between 0 and 1"));
+        assert!(Config::parse("[reply]\ncooldown = \"soon\"\n").unwrap_err().contains("not a duration"));
+        assert!(Config::parse("[discord]\nproxy_url = \"localhost:1\"\n").unwrap_err().contains("http://"));
+    }
+}

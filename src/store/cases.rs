@@ -1,0 +1,304 @@
+//! Cases: insert (idempotent on source + source id), look up, and record reply delivery.
+
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+
+use sqlx::{QueryBuilder, Row, SqliteConnection};
+
+use super::{Store, StoreError};
+use crate::diagnose::Finding;
+use crate::language::Language;
+use crate::respond::Suppression;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Discord,
+    Ticket,
+    Import,
+    Cli,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Discord => "discord",
+            Source::Ticket => "ticket",
+            Source::Import => "import",
+            Source::Cli => "cli",
+        }
+    }
+
+    fn parse(s: &str) -> Source {
+        match s {
+            "discord" => Source::Discord,
+            "ticket" => Source::Ticket,
+            "import" => Source::Import,
+            _ => Source::Cli,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplyStatus {
+    /// Decided to post; the adapter has not confirmed delivery yet.
+    Pending,
+    Sent,
+    Failed,
+    Suppressed,
+}
+
+impl ReplyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplyStatus::Pending => "pending",
+            ReplyStatus::Sent => "sent",
+            ReplyStatus::Failed => "failed",
+            ReplyStatus::Suppressed => "suppressed",
+        }
+    }
+
+    fn parse(s: &str) -> ReplyStatus {
+        match s {
+            "pending" => ReplyStatus::Pending,
+            "sent" => ReplyStatus::Sent,
+            "failed" => ReplyStatus::Failed,
+            _ => ReplyStatus::Suppressed,
+        }
+    }
+}
+
+/// A case about to be stored. `text` must already be masked.
+#[derive(Debug, Clone)]
+pub struct NewCase {
+    pub source: Source,
+    pub source_id: String,
+    pub guild_id: Option<String>,
+    pub channel_id: Option<String>,
+    pub thread_id: Option<String>,
+    pub origin: Option<String>,
+    pub author: Option<String>,
+    pub account: Option<String>,
+    pub received_at: i64,
+    pub language: Language,
+    pub category: String,
+    pub confidence: f64,
+    pub rules: Vec<String>,
+    pub findings: Vec<Finding>,
+    pub secrets_found: usize,
+    pub escalate_to_sponsor: bool,
+    pub recurring: bool,
+    pub recurrence_escalation: bool,
+    pub reply_text: Option<String>,
+    pub reply_status: ReplyStatus,
+    pub suppressed_reason: Option<Suppression>,
+    pub text: String,
+}
+
+/// A stored case, as the API and commands show it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CaseRecord {
+    pub id: i64,
+    pub source: Source,
+    pub source_id: String,
+    pub guild_id: Option<String>,
+    pub channel_id: Option<String>,
+    pub thread_id: Option<String>,
+    pub origin: Option<String>,
+    pub author: Option<String>,
+    pub account: Option<String>,
+    pub received_at: i64,
+    pub language: Language,
+    pub category: String,
+    pub confidence: f64,
+    pub rules: Vec<String>,
+    pub findings: Vec<Finding>,
+    pub secrets_found: i64,
+    pub escalate_to_sponsor: bool,
+    pub recurring: bool,
+    pub recurrence_escalation: bool,
+    pub reply_text: Option<String>,
+    pub reply_status: ReplyStatus,
+    pub suppressed_reason: Option<Suppression>,
+    pub reply_ref: Option<String>,
+    pub text: String,
+}
+
+impl CaseRecord {
+    /// The record as it is stored, built from what was just inserted.
+    pub fn stored(id: i64, c: NewCase) -> CaseRecord {
+        CaseRecord {
+            id,
+            source: c.source,
+            source_id: c.source_id,
+            guild_id: c.guild_id,
+            channel_id: c.channel_id,
+            thread_id: c.thread_id,
+            origin: c.origin,
+            author: c.author,
+            account: c.account,
+            received_at: c.received_at,
+            language: c.language,
+            category: c.category,
+            confidence: c.confidence,
+            rules: c.rules,
+            findings: c.findings,
+            secrets_found: c.secrets_found as i64,
+            escalate_to_sponsor: c.escalate_to_sponsor,
+            recurring: c.recurring,
+            recurrence_escalation: c.recurrence_escalation,
+            reply_text: c.reply_text,
+            reply_status: c.reply_status,
+            suppressed_reason: c.suppressed_reason,
+            reply_ref: None,
+            text: c.text,
+        }
+    }
+}
+
+const COLUMNS: &str = "id, source, source_id, guild_id, channel_id, thread_id, origin, author, account, received_at, language, category, confidence, rules, findings, secrets_found, escalate_to_sponsor, recurring, recurrence_escalation, reply_text, reply_status, suppressed_reason, reply_ref, text";
+
+fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<CaseRecord, sqlx::Error> {
+    let rules: String = row.try_get("rules")?;
+    let findings: String = row.try_get("findings")?;
+    let language: String = row.try_get("language")?;
+    let reason: Option<String> = row.try_get("suppressed_reason")?;
+    Ok(CaseRecord {
+        id: row.try_get("id")?,
+        source: Source::parse(row.try_get::<&str, _>("source")?),
+        source_id: row.try_get("source_id")?,
+        guild_id: row.try_get("guild_id")?,
+        channel_id: row.try_get("channel_id")?,
+        thread_id: row.try_get("thread_id")?,
+        origin: row.try_get("origin")?,
+        author: row.try_get("author")?,
+        account: row.try_get("account")?,
+        received_at: row.try_get("received_at")?,
+        language: language.parse().unwrap_or(Language::En),
+        category: row.try_get("category")?,
+        confidence: row.try_get("confidence")?,
+        rules: serde_json::from_str(&rules).unwrap_or_default(),
+        findings: serde_json::from_str(&findings).unwrap_or_default(),
+        secrets_found: row.try_get("secrets_found")?,
+        escalate_to_sponsor: row.try_get("escalate_to_sponsor")?,
+        recurring: row.try_get("recurring")?,
+        recurrence_escalation: row.try_get("recurrence_escalation")?,
+        reply_text: row.try_get("reply_text")?,
+        reply_status: ReplyStatus::parse(row.try_get::<&str, _>("reply_status")?),
+        suppressed_reason: reason.as_deref().and_then(Suppression::parse),
+        reply_ref: row.try_get("reply_ref")?,
+        text: row.try_get("text")?,
+    })
+}
+
+/// Rows per INSERT: 22 parameters each, well under SQLite's 32,766.
+const INSERT_CHUNK: usize = 400;
+
+/// Inserts cases, skipping any whose source and source id exist. Returns `(source_id, id)` of
+/// each new row.
+pub async fn insert_many(conn: &mut SqliteConnection, cases: &[NewCase]) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    let mut ids = Vec::with_capacity(cases.len());
+    for chunk in cases.chunks(INSERT_CHUNK) {
+        let mut qb: QueryBuilder<sqlx::Sqlite> = QueryBuilder::new(
+            "INSERT INTO cases (source, source_id, guild_id, channel_id, thread_id, origin, author, account, received_at, language, category, confidence, rules, findings, secrets_found, escalate_to_sponsor, recurring, recurrence_escalation, reply_text, reply_status, suppressed_reason, text) ",
+        );
+        qb.push_values(chunk, |mut row, c| {
+            row.push_bind(c.source.as_str())
+                .push_bind(&c.source_id)
+                .push_bind(&c.guild_id)
+                .push_bind(&c.channel_id)
+                .push_bind(&c.thread_id)
+                .push_bind(&c.origin)
+                .push_bind(&c.author)
+                .push_bind(&c.account)
+                .push_bind(c.received_at)
+                .push_bind(c.language.code())
+                .push_bind(&c.category)
+                .push_bind(c.confidence)
+                .push_bind(serde_json::to_string(&c.rules).unwrap_or_else(|_| "[]".into()))
+                .push_bind(serde_json::to_string(&c.findings).unwrap_or_else(|_| "[]".into()))
+                .push_bind(c.secrets_found as i64)
+                .push_bind(c.escalate_to_sponsor)
+                .push_bind(c.recurring)
+                .push_bind(c.recurrence_escalation)
+                .push_bind(&c.reply_text)
+                .push_bind(c.reply_status.as_str())
+                .push_bind(c.suppressed_reason.map(Suppression::as_str))
+                .push_bind(&c.text);
+        });
+        qb.push(" ON CONFLICT (source, source_id) DO NOTHING RETURNING source_id, id");
+        for row in qb.build().fetch_all(&mut *conn).await? {
+            ids.push((row.try_get(0)?, row.try_get(1)?));
+        }
+    }
+    Ok(ids)
+}
+
+/// Which of `source_ids` are already stored for `source`.
+pub async fn existing(conn: &mut SqliteConnection, source: Source, source_ids: &[&str]) -> Result<HashSet<String>, sqlx::Error> {
+    let json = serde_json::to_string(source_ids).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let rows = sqlx::query("SELECT source_id FROM cases WHERE source = ?1 AND source_id IN (SELECT value FROM json_each(?2))")
+        .bind(source.as_str())
+        .bind(json)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(|r| r.try_get(0)).collect()
+}
+
+pub async fn find_by_source(conn: &mut SqliteConnection, source: Source, source_id: &str) -> Result<Option<CaseRecord>, sqlx::Error> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM cases WHERE source = ?1 AND source_id = ?2"))
+        .bind(source.as_str())
+        .bind(source_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+pub async fn get_on(conn: &mut SqliteConnection, id: i64) -> Result<Option<CaseRecord>, sqlx::Error> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM cases WHERE id = ?1")).bind(id).fetch_optional(&mut *conn).await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+impl Store {
+    pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        self.write.begin().await.map_err(|e| self.err(e))
+    }
+
+    pub async fn case(&self, id: i64) -> Result<Option<CaseRecord>, StoreError> {
+        let mut conn = self.read.acquire().await.map_err(|e| self.err(e))?;
+        get_on(&mut conn, id).await.map_err(|e| self.err(e))
+    }
+
+    pub async fn case_by_source(&self, source: Source, source_id: &str) -> Result<Option<CaseRecord>, StoreError> {
+        let mut conn = self.read.acquire().await.map_err(|e| self.err(e))?;
+        find_by_source(&mut conn, source, source_id).await.map_err(|e| self.err(e))
+    }
+
+    /// The case our reply (a platform message id) answered, for feedback by reaction.
+    pub async fn case_by_reply_ref(&self, reply_ref: &str) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query("SELECT id FROM cases WHERE reply_ref = ?1")
+            .bind(reply_ref)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(row.map(|r| r.get::<i64, _>(0)))
+    }
+
+    /// Records how delivery of a reply went.
+    pub async fn set_reply_status(&self, id: i64, status: ReplyStatus, reply_ref: Option<&str>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE cases SET reply_status = ?2, reply_ref = COALESCE(?3, reply_ref) WHERE id = ?1")
+            .bind(id)
+            .bind(status.as_str())
+            .bind(reply_ref)
+            .execute(&self.write)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    pub async fn count_cases(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) FROM cases").fetch_one(&self.read).await.map_err(|e| self.err(e))?;
+        Ok(row.get(0))
+    }
+}

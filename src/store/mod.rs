@@ -1,0 +1,139 @@
+//! The case store: SQLite through sqlx. All SQL lives in this folder, one file per concern;
+//! the rest of the code calls the typed functions here.
+
+pub(crate) mod cases;
+mod feedback;
+pub(crate) mod history;
+mod stats;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+pub use cases::{CaseRecord, NewCase, ReplyStatus, Source};
+pub use feedback::FeedbackOutcome;
+pub use stats::{StatsRows, TopRecurring};
+
+/// Database problems a user can act on, each one line.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the database {path}: {reason}")]
+    Open { path: String, reason: String },
+    #[error("the database {path} is locked by another process (is another `triage` running on it?); stop it or pass another --database")]
+    Locked { path: String },
+    #[error("{path} is not a triage database ({reason}); pass another --database or move the file away")]
+    NotADatabase { path: String, reason: String },
+    #[error("cannot update the database schema of {path}: {reason}")]
+    Migrate { path: String, reason: String },
+    #[error("database error on {path}: {reason}")]
+    Query { path: String, reason: String },
+}
+
+/// Where the database lives: `DATABASE_URL=sqlite://PATH`, a config value, or `./triage.db`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatabaseLocation(pub PathBuf);
+
+impl DatabaseLocation {
+    pub const DEFAULT: &'static str = "triage.db";
+
+    /// Accepts `sqlite://PATH`, `sqlite:PATH` or a plain path.
+    pub fn parse(s: &str) -> DatabaseLocation {
+        let path = s.strip_prefix("sqlite://").or_else(|| s.strip_prefix("sqlite:")).unwrap_or(s);
+        let path = path.split('?').next().unwrap_or(path);
+        DatabaseLocation(PathBuf::from(path))
+    }
+
+    pub fn resolve(flag: Option<&str>, config: Option<&str>) -> DatabaseLocation {
+        let env = std::env::var("DATABASE_URL").ok();
+        let chosen = flag.map(str::to_string).or(env).or(config.map(str::to_string)).unwrap_or_else(|| Self::DEFAULT.to_string());
+        DatabaseLocation::parse(&chosen)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    /// One connection: SQLite has one writer anyway, and a single connection makes
+    /// check-then-insert sequences race-free without retry loops.
+    write: SqlitePool,
+    read: SqlitePool,
+    path: String,
+}
+
+impl Store {
+    /// Opens (creating if missing) and migrates the database at `path`.
+    pub async fn open(path: &Path) -> Result<Store, StoreError> {
+        let shown = path.display().to_string();
+        if path.is_dir() {
+            return Err(StoreError::Open { path: shown, reason: "it is a folder".into() });
+        }
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            if !parent.exists() {
+                return Err(StoreError::Open { path: shown, reason: format!("the folder {} does not exist", parent.display()) });
+            }
+        }
+        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+            .map_err(|e| StoreError::Open { path: shown.clone(), reason: e.to_string() })?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5))
+            .pragma("cache_size", "-16000");
+        let classify = |e: sqlx::Error| classify_error(&shown, e);
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts.clone())
+            .await
+            .map_err(classify)?;
+        sqlx::migrate!("./migrations").run(&write).await.map_err(|e| match e {
+            sqlx::migrate::MigrateError::Execute(inner) => classify_error(&shown, inner),
+            other => StoreError::Migrate { path: shown.clone(), reason: other.to_string() },
+        })?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts.read_only(true))
+            .await
+            .map_err(classify)?;
+        Ok(Store { write, read, path: shown })
+    }
+
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    pub(crate) fn err(&self, e: sqlx::Error) -> StoreError {
+        classify_error(&self.path, e)
+    }
+
+    /// For readiness probes: can we still read?
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.read).await.map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Waits for in-flight queries and closes every connection.
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+fn classify_error(path: &str, e: sqlx::Error) -> StoreError {
+    let reason = e.to_string();
+    let lower = reason.to_ascii_lowercase();
+    let path = path.to_string();
+    if lower.contains("locked") || lower.contains("busy") {
+        StoreError::Locked { path }
+    } else if lower.contains("not a database") || lower.contains("malformed") || lower.contains("file is encrypted") {
+        StoreError::NotADatabase { path, reason: lower.replace("error returned from database: ", "") }
+    } else if lower.contains("unable to open") || lower.contains("permission denied") || lower.contains("readonly") || lower.contains("read-only") {
+        StoreError::Open { path, reason }
+    } else {
+        StoreError::Query { path, reason }
+    }
+}
+
