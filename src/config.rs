@@ -138,7 +138,7 @@ impl Config {
             let msg = e.to_string();
             let reason = msg.lines().last().unwrap_or("invalid TOML").trim().to_string();
             match e.span() {
-                Some(span) => format!("line {}: {reason}", text[..span.start.min(text.len())].lines().count().max(1)),
+                Some(span) => format!("line {}: {reason}", text[..span.start.min(text.len())].matches('\n').count() + 1),
                 None => reason,
             }
         })?;

@@ -249,6 +249,12 @@ fn inspect_value(raw: &str, after_sep: usize, field: Field, is_header: bool, ope
                 value_end += nl + next;
             }
         }
+        // Blanks between the value and the end of its line were pasted with it.
+        let tail = &raw[value_end..];
+        let blanks = tail.len() - tail.trim_start_matches([' ', '\t']).len();
+        if blanks > 0 && (tail[blanks..].is_empty() || tail[blanks..].starts_with(['\n', '\r'])) {
+            value_end += blanks;
+        }
         (&raw[after_sep..value_end], 1)
     };
     if is_placeholder(value) {
@@ -355,6 +361,11 @@ mod tests {
         assert!(s.findings.iter().any(|f| f.code == FindingCode::ValueWhitespace && f.detail.contains("line break")));
         let span = s.secret_spans[0].clone();
         assert!(raw[span].contains(&t[..60]) && raw[s.secret_spans[0].clone()].contains(&t[60..]));
+    }
+
+    #[test]
+    fn blanks_at_the_end_of_a_header_line_are_reported() {
+        assert_eq!(codes("X-VTEX-API-AppKey: vtexappkey-acme-ABCDEF  \nnext"), vec![(FindingCode::ValueWhitespace, Field::AppKey)]);
     }
 
     #[test]

@@ -1,0 +1,190 @@
+//! The `triage` binary, driven as a user would.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_triage");
+const TOKEN: &str = "RDLSBQGBCNNCHCRNBSDHUUSBSSMBHBREJNERDSJRVFDSSUGLDRWCSBTGPVRNYKOSOLJHZFWYHCSJQPKXOJTCDQNFYKEPNBVCYRSZKKWLTPSZOCCIPWVCBXWJUSVOJWMV";
+
+fn triage(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).env_remove("DATABASE_URL").env_remove("TRIAGE_CONFIG").env_remove("TRIAGE_RULES");
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("binary runs");
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input).unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn classify_prints_category_and_the_remediation_to_post() {
+    let out = triage(&["classify", "Esqueci de copiar o appToken, como vejo de novo?"], None);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success());
+    assert!(stdout.contains("category:   apptoken-lost"), "{stdout}");
+    assert!(stdout.contains("language:   pt"));
+    assert!(stdout.contains("usuário Sponsor"), "{stdout}");
+}
+
+#[test]
+fn jsonl_keeps_order_reports_bad_lines_and_never_echoes_text() {
+    let input = format!(
+        "{}\nnot json\n{}\n{}\n",
+        r#"{"id": 1, "text": "Can someone who isn't the Sponsor create keys?", "extra": true}"#,
+        serde_json::json!({"id": "leak", "text": format!("appToken: {TOKEN} fails")}),
+        r#"{"id": "no-text"}"#
+    );
+    let out = triage(&["classify", "--jsonl"], Some(input.as_bytes()));
+    assert!(out.status.success());
+    let stdout = text(&out.stdout);
+    let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[0]["id"], 1);
+    assert_eq!(lines[0]["category"], "sponsor-required");
+    assert_eq!(lines[0]["escalate_to_sponsor"], true);
+    for key in ["id", "category", "confidence", "language", "escalate_to_sponsor", "secrets_found", "rules"] {
+        assert!(lines[0].get(key).is_some(), "missing {key}");
+    }
+    assert!(lines[1]["id"].is_null() && lines[1]["error"].as_str().unwrap().contains("invalid JSON"));
+    assert_eq!(lines[2]["secrets_found"], 1);
+    assert_eq!(lines[3]["id"], "no-text");
+    assert!(lines[3]["error"].as_str().unwrap().contains("text"));
+    assert!(!stdout.contains("Sponsor create") && !stdout.contains(&TOKEN[..20]));
+}
+
+#[test]
+fn invalid_utf8_and_huge_messages_get_one_line_errors() {
+    let out = triage(&["classify"], Some(&[0x61, 0xff, 0xfe]));
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("not valid UTF-8") && err.lines().count() == 1, "{err}");
+    let huge = "a".repeat(70 * 1024);
+    let out = triage(&["classify", &huge], None);
+    assert!(text(&out.stderr).contains("over the 65536-byte limit"));
+}
+
+#[test]
+fn shipped_rules_pass_their_own_check() {
+    let out = triage(&["rules", "check", concat!(env!("CARGO_MANIFEST_DIR"), "/rules")], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("ok: "));
+}
+
+fn broken_pack(edit: impl Fn(String) -> String) -> (tempfile::TempDir, String) {
+    let original = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/vtex-app-keys.toml")).unwrap();
+    let edited = edit(original.clone());
+    assert_ne!(edited, original, "the edit applies");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pack.toml");
+    std::fs::write(&path, edited).unwrap();
+    let out = triage(&["rules", "check", path.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1));
+    (dir, text(&out.stderr))
+}
+
+#[test]
+fn broken_rule_files_are_reported_with_file_category_and_rule() {
+    let (_d, err) = broken_pack(|s| s.replacen("'\\b(?:need|needs|require", "'\\b(?:need|needs(|require", 1));
+    assert!(err.contains("pack.toml: category `key-not-linked-to-role`, rule `key-needs-a-role`") && err.contains("not a valid regex"), "{err}");
+
+    let (_d, err) = broken_pack(|s| s.replacen("id = \"quotes-around-value\"", "id = \"case-sensitivity\"", 1));
+    assert!(err.contains("rule `case-sensitivity`: duplicate rule id"), "{err}");
+
+    let (_d, err) = broken_pack(|s| s.replacen("\nes = \"\"\"\nUn appToken **no se puede", "\nfr = \"\"\"\nUn appToken **no se puede", 1));
+    assert!(err.contains("pack.toml") && (err.contains("missing field `es`") || err.contains("unknown field `fr`")), "{err}");
+
+    let (_d, err) = broken_pack(|s| s.replacen("weight = 0.85\nany = [", "weight = 0.85\nwieght = 1\nany = [", 1));
+    assert!(err.contains("unknown field `wieght`"), "{err}");
+
+    let (_d, err) = broken_pack(|s| s.replacen("\"We misplaced the appToken of our ERP integration, what now?\",", "\"We misplaced the appToken of our ERP integration, what now?\", \"How do I change the store logo?\",", 1));
+    assert!(err.contains("category `apptoken-lost`, rule `token-lost-or-not-saved`: example \"How do I change the store logo?\" does not fire"), "{err}");
+}
+
+#[test]
+fn eval_on_the_development_corpus_meets_the_bar() {
+    let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/dev.jsonl");
+    if !corpus.exists() {
+        eprintln!("skipped: {} not present", corpus.display());
+        return;
+    }
+    let out = triage(&["eval", corpus.to_str().unwrap(), "--json"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["macro_f1"].as_f64().unwrap() >= 0.95, "{report}");
+    assert!(report["none_false_positive_rate"].as_f64().unwrap() <= 0.02, "{report}");
+    assert_eq!(report["secrets_leaked"], 0);
+}
+
+#[test]
+fn missing_files_and_configs_get_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let out = triage(&["import", "/no/such/export.jsonl", "--database", db.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("cannot open /no/such/export.jsonl") && err.lines().count() == 1, "{err}");
+    let out = triage(&["stats", "--config", "/no/such/triage.toml"], None);
+    assert!(text(&out.stderr).contains("config file /no/such/triage.toml not found"));
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[reply]\nshadoww = true\n").unwrap();
+    let out = triage(&["stats", "--config", bad.to_str().unwrap()], None);
+    let err = text(&out.stderr);
+    assert!(err.contains("line 2") && err.contains("shadoww"), "{err}");
+}
+
+fn count_cases(db: &std::path::Path) -> (i64, i64) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use sqlx::{Connection, Row};
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+        let r = sqlx::query("SELECT COUNT(*), COUNT(DISTINCT source_id) FROM cases").fetch_one(&mut c).await.unwrap();
+        (r.get(0), r.get(1))
+    })
+}
+
+#[test]
+fn import_killed_halfway_and_rerun_ends_with_one_case_per_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("export.jsonl");
+    let db = dir.path().join("t.db");
+    let n = 20_000;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
+    for i in 0..n {
+        let line = serde_json::json!({"id": format!("H-{i}"), "text": format!("Our appKey gets 401 on every call, ticket {i}"), "author": format!("a{}", i % 300)});
+        writeln!(f, "{line}").unwrap();
+    }
+    writeln!(f, "{{broken").unwrap();
+    drop(f);
+    let mut child = Command::new(BIN)
+        .args(["import", file.to_str().unwrap(), "--database", db.to_str().unwrap(), "--batch", "500"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill as soon as some batches are in, well before the end.
+    let started = std::time::Instant::now();
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let partial = db.exists() && std::fs::metadata(&db).map(|m| m.len() > 0).unwrap_or(false) && count_cases(&db).0 > 0;
+        if partial || started.elapsed().as_secs() > 60 {
+            break;
+        }
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let (partial, _) = count_cases(&db);
+    assert!(partial > 0 && partial < n, "killed halfway: {partial}");
+    let out = triage(&["import", file.to_str().unwrap(), "--database", db.to_str().unwrap()], None);
+    let err = text(&out.stderr);
+    assert!(err.contains(&format!("export.jsonl:{}: skipped: invalid JSON", n + 1)), "{err}");
+    assert_eq!(count_cases(&db), (n, n));
+    let again = triage(&["import", file.to_str().unwrap(), "--database", db.to_str().unwrap()], None);
+    assert!(text(&again.stderr).contains(&format!("imported 0 new cases, {n} already present")));
+    assert_eq!(count_cases(&db), (n, n));
+}

@@ -1,0 +1,126 @@
+//! The reply decision is a pure function of classification, history and policy: tested here
+//! without a database.
+
+use triage::respond::{decide, split_message, Channel, History, Policy, Suppression};
+use triage::Classifier;
+
+fn classifier() -> Classifier {
+    Classifier::load(None).expect("built-in pack")
+}
+
+const NOW: i64 = 1_800_000_000;
+
+fn channel() -> Channel {
+    Channel { now: NOW, ..Channel::default() }
+}
+
+#[test]
+fn confident_support_message_gets_its_remediation_in_its_own_language() {
+    let c = classifier();
+    let cls = c.classify("A appKey nova não está em nenhum perfil e todas as chamadas dão 403.");
+    let d = decide(c.pack(), &cls, &History::default(), &Policy::default(), &channel());
+    assert!(d.posts());
+    let text = d.text.expect("reply text");
+    let remediation = c.pack().category("key-not-linked-to-role").unwrap().remediation.pt.trim();
+    assert!(text.contains(remediation), "{text}");
+    assert!(!d.recurring && !d.recurrence_escalation);
+}
+
+#[test]
+fn off_topic_message_gets_no_reply_at_all() {
+    let c = classifier();
+    let d = decide(c.pack(), &c.classify("Good morning folks, happy friday"), &History::default(), &Policy::default(), &channel());
+    assert_eq!(d.suppressed, Some(Suppression::NotSupport));
+    assert!(d.text.is_none());
+}
+
+#[test]
+fn weak_match_below_the_reply_threshold_is_recorded_but_not_posted() {
+    let c = classifier();
+    let cls = c.classify("Does an app key need a role before it can call the API?");
+    let policy = Policy { reply_threshold: 0.95, ..Policy::default() };
+    let d = decide(c.pack(), &cls, &History::default(), &policy, &channel());
+    assert_eq!(d.suppressed, Some(Suppression::BelowThreshold));
+    assert!(d.text.is_some(), "the would-be reply is kept for review");
+}
+
+#[test]
+fn same_author_same_category_within_cooldown_gets_no_second_reply() {
+    let c = classifier();
+    let cls = c.classify("We lost the appToken of our ERP key, where can we see it again?");
+    let history = History { prior_cases: 1, last_reply_at: Some(NOW - 60), last_reply_escalated: false };
+    let d = decide(c.pack(), &cls, &history, &Policy::default(), &channel());
+    assert_eq!(d.suppressed, Some(Suppression::Cooldown));
+    let later = History { last_reply_at: Some(NOW - 2 * 3600), ..history };
+    assert!(decide(c.pack(), &cls, &later, &Policy::default(), &channel()).posts());
+}
+
+#[test]
+fn third_case_in_the_window_hands_over_to_staff_instead_of_repeating() {
+    let c = classifier();
+    let cls = c.classify("We lost the appToken of our ERP key, where can we see it again?");
+    let history = History { prior_cases: 2, last_reply_at: Some(NOW - 60), last_reply_escalated: false };
+    let ch = Channel { staff_mention: Some("<@&42>".into()), ..channel() };
+    let d = decide(c.pack(), &cls, &history, &Policy::default(), &ch);
+    assert!(d.posts(), "the hand-over says something new, so cooldown does not hold it back");
+    assert!(d.recurrence_escalation && d.mention_staff);
+    let text = d.text.unwrap();
+    assert!(text.contains("<@&42>") && text.contains("case 3"), "{text}");
+    let remediation = c.pack().category("apptoken-lost").unwrap().remediation.en.trim();
+    assert!(!text.contains(remediation), "the same remediation is not repeated");
+    let again = History { prior_cases: 3, last_reply_at: Some(NOW - 60), last_reply_escalated: true };
+    assert_eq!(decide(c.pack(), &cls, &again, &Policy::default(), &ch).suppressed, Some(Suppression::Cooldown));
+}
+
+#[test]
+fn shadow_mode_composes_the_reply_but_posts_nothing() {
+    let c = classifier();
+    let cls = c.classify("My user can't generate application keys. Who in our account can?");
+    let d = decide(c.pack(), &cls, &History::default(), &Policy { shadow: true, ..Policy::default() }, &channel());
+    assert_eq!(d.suppressed, Some(Suppression::ShadowMode));
+    assert!(d.text.unwrap().contains("Sponsor"));
+    assert!(!d.mention_staff);
+}
+
+#[test]
+fn leaked_token_is_always_answered_with_a_renewal_warning_and_never_repeated() {
+    let c = classifier();
+    let token = "QWERTYUIOPASDFGHJKLZXCVBNM".repeat(5)[..128].to_string();
+    let cls = c.classify(&format!("hello {token}"));
+    let history = History { prior_cases: 0, last_reply_at: Some(NOW - 10), last_reply_escalated: false };
+    let ch = Channel { leak_deleted: Some(true), ..channel() };
+    let d = decide(c.pack(), &cls, &history, &Policy::default(), &ch);
+    assert!(d.posts());
+    let text = d.text.unwrap();
+    assert!(!text.contains(&token[..30]));
+    assert!(text.contains("Sponsor") && text.contains(c.pack().message("leak_deleted", triage::Language::En)));
+    assert!(d.escalate_to_sponsor);
+}
+
+#[test]
+fn findings_are_listed_in_the_reply() {
+    let c = classifier();
+    let cls = c.classify("still 401:\nX-VTEX-API-AppKey: vtexappkey-acme-QWERTY \nX-VTEX-API-AppToken: <token>");
+    let d = decide(c.pack(), &cls, &History::default(), &Policy::default(), &channel());
+    let text = d.text.unwrap();
+    assert!(text.contains(c.pack().message("findings_intro", triage::Language::En)), "{text}");
+    assert!(text.contains("AppKey value has a space after it"), "{text}");
+}
+
+#[test]
+fn configured_reply_language_overrides_the_message_language() {
+    let c = classifier();
+    let cls = c.classify("I never saved the appToken. Can I look it up somewhere?");
+    let policy = Policy { reply_language: Some(triage::Language::Es), ..Policy::default() };
+    let text = decide(c.pack(), &cls, &History::default(), &policy, &channel()).text.unwrap();
+    assert!(text.contains(c.pack().category("apptoken-lost").unwrap().remediation.es.trim()));
+}
+
+#[test]
+fn long_replies_split_under_the_limit_without_losing_text() {
+    let text = format!("{}\n\n{}\n\n{}", "a ".repeat(900), "b".repeat(2500), "c d ".repeat(300));
+    let chunks = split_message(&text, 2000);
+    assert!(chunks.iter().all(|c| c.chars().count() <= 2000));
+    let squash = |s: &str| s.split_whitespace().collect::<String>();
+    assert_eq!(squash(&chunks.join(" ")), squash(&text));
+}

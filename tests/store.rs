@@ -1,0 +1,166 @@
+//! The case store against real SQLite files.
+
+use std::sync::Arc;
+
+use triage::pipeline::{Delivery, Incoming, Pipeline};
+use triage::respond::{Channel, Policy, Suppression};
+use triage::store::{FeedbackOutcome, ReplyStatus, Source, Store, StoreError};
+use triage::Classifier;
+
+const TOKEN: &str = "RDLSBQGBCNNCHCRNBSDHUUSBSSMBHBREJNERDSJRVFDSSUGLDRWCSBTGPVRNYKOSOLJHZFWYHCSJQPKXOJTCDQNFYKEPNBVCYRSZKKWLTPSZOCCIPWVCBXWJUSVOJWMV";
+const NOW: i64 = 1_800_000_000;
+
+async fn pipeline(dir: &tempfile::TempDir, policy: Policy) -> Pipeline {
+    let store = Store::open(&dir.path().join("cases.db")).await.expect("store opens");
+    Pipeline::new(Arc::new(Classifier::load(None).expect("pack")), store, policy)
+}
+
+fn ticket(id: &str, author: &str, text: &str, at: i64) -> Incoming {
+    let mut m = Incoming::new(Source::Ticket, id, text);
+    m.author = Some(author.into());
+    m.received_at = Some(at);
+    m
+}
+
+fn ch() -> Channel {
+    Channel { now: NOW, ..Channel::default() }
+}
+
+#[tokio::test]
+async fn migrations_create_the_schema_in_a_new_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(&dir, Policy::default()).await;
+    assert_eq!(p.store().count_cases().await.unwrap(), 0);
+    assert!(dir.path().join("cases.db").exists());
+    // Opening again runs no migration twice.
+    let again = Store::open(&dir.path().join("cases.db")).await.unwrap();
+    assert_eq!(again.count_cases().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn redelivered_message_is_stored_once_and_answers_with_the_first_decision() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(&dir, Policy::default()).await;
+    let text = "I never saved the appToken. Can I look it up somewhere?";
+    let first = p.handle(ticket("T-1", "ana", text, NOW), &ch(), Delivery::Return).await.unwrap();
+    assert!(!first.duplicate);
+    assert_eq!(first.case.reply_status, ReplyStatus::Sent);
+    let again = p.handle(ticket("T-1", "ana", "something else entirely", NOW + 5), &ch(), Delivery::Return).await.unwrap();
+    assert!(again.duplicate && again.decision.is_none());
+    assert_eq!(again.case, first.case);
+    assert_eq!(p.store().count_cases().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn concurrent_duplicate_deliveries_create_exactly_one_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(&dir, Policy::default()).await;
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let p = p.clone();
+        tasks.push(tokio::spawn(async move {
+            p.handle(ticket(&format!("T-{}", i % 5), "bob", "App key authentication isn't working for us.", NOW), &ch(), Delivery::Return).await
+        }));
+    }
+    let mut fresh = 0;
+    for t in tasks {
+        fresh += usize::from(!t.await.unwrap().unwrap().duplicate);
+    }
+    assert_eq!(fresh, 5);
+    assert_eq!(p.store().count_cases().await.unwrap(), 5);
+}
+
+#[tokio::test]
+async fn third_case_in_the_window_escalates_and_second_is_held_by_cooldown() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(&dir, Policy::default()).await;
+    let text = "We lost the token for our ERP key, where can we find it?";
+    let one = p.handle(ticket("a", "carla", text, NOW), &ch(), Delivery::Return).await.unwrap();
+    let two = p.handle(ticket("b", "carla", text, NOW + 60), &ch(), Delivery::Return).await.unwrap();
+    let three = p.handle(ticket("c", "carla", text, NOW + 120), &ch(), Delivery::Return).await.unwrap();
+    let other = p.handle(ticket("d", "dan", text, NOW + 130), &ch(), Delivery::Return).await.unwrap();
+    assert!(one.decision.as_ref().unwrap().posts() && !one.case.recurring);
+    assert!(two.case.recurring);
+    assert_eq!(two.case.suppressed_reason, Some(Suppression::Cooldown));
+    assert!(three.case.recurrence_escalation && three.case.reply_status == ReplyStatus::Sent);
+    assert!(three.case.reply_text.as_deref().unwrap().contains("case 3"));
+    assert!(!other.case.recurring, "another author starts fresh");
+    // Outside the window nothing recurs.
+    let later = p.handle(ticket("e", "carla", text, NOW + 8 * 86_400), &ch(), Delivery::Return).await.unwrap();
+    assert!(!later.case.recurring && later.decision.unwrap().posts());
+}
+
+#[tokio::test]
+async fn same_account_counts_as_recurrence_across_authors() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(&dir, Policy::default()).await;
+    let mut a = ticket("x1", "eve", "Our appKey and appToken stopped working this morning.", NOW);
+    a.account = Some("acme".into());
+    let mut b = ticket("x2", "fred", "Our appKey and appToken stopped working this morning.", NOW + 10);
+    b.account = Some("acme".into());
+    p.handle(a, &ch(), Delivery::Return).await.unwrap();
+    assert!(p.handle(b, &ch(), Delivery::Return).await.unwrap().case.recurring);
+}
+
+#[tokio::test]
+async fn masked_secrets_never_reach_the_database_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(&dir, Policy::default()).await;
+    let text = format!("curl -H 'X-VTEX-API-AppKey: vtexappkey-acme-QWERTY' -H 'X-VTEX-API-AppToken: {TOKEN}' gives 401");
+    let h = p.handle(ticket("leak", "gil", &text, NOW), &ch(), Delivery::Return).await.unwrap();
+    assert_eq!(h.case.secrets_found, 1);
+    assert!(h.case.text.contains("[masked:apptoken]"));
+    p.store().close().await;
+    for name in ["cases.db", "cases.db-wal", "cases.db-shm"] {
+        let path = dir.path().join(name);
+        if let Ok(bytes) = std::fs::read(&path) {
+            let found = bytes.windows(24).any(|w| w == &TOKEN.as_bytes()[..24]);
+            assert!(!found, "token prefix found in {name}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn feedback_is_stored_per_voter_and_counted_in_stats() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(&dir, Policy::default()).await;
+    let h = p.handle(ticket("f", "hal", "Can someone who isn't the Sponsor create keys?", triage::pipeline::now()), &ch(), Delivery::Return).await.unwrap();
+    let s = p.store();
+    assert_eq!(s.add_feedback(h.case.id, true, "u1", "api", NOW).await.unwrap(), FeedbackOutcome::Recorded);
+    assert_eq!(s.add_feedback(h.case.id, false, "u2", "api", NOW).await.unwrap(), FeedbackOutcome::Recorded);
+    s.add_feedback(h.case.id, true, "u2", "api", NOW).await.unwrap();
+    assert_eq!(s.feedback_counts(h.case.id).await.unwrap(), (2, 0), "a second vote replaces the first");
+    assert_eq!(s.add_feedback(999, true, "u1", "api", NOW).await.unwrap(), FeedbackOutcome::UnknownCase);
+    let stats = triage::stats::compute(s, std::time::Duration::from_secs(86_400), 5, triage::pipeline::now()).await.unwrap();
+    assert_eq!(stats.total_cases, 1);
+    assert_eq!(stats.escalated_to_sponsor, 1);
+    assert_eq!(stats.feedback[0].helpful, 2);
+    assert_eq!(stats.feedback[0].helpful_rate, Some(1.0));
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_a_database_gets_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.db");
+    std::fs::write(&path, vec![b'x'; 8192]).unwrap();
+    let err = Store::open(&path).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotADatabase { .. }), "{err}");
+    assert!(err.to_string().contains("not a triage database"), "{err}");
+    let err = Store::open(dir.path()).await.unwrap_err();
+    assert!(err.to_string().contains("folder"), "{err}");
+    let err = Store::open(&dir.path().join("missing/sub/x.db")).await.unwrap_err();
+    assert!(err.to_string().contains("does not exist"), "{err}");
+}
+
+#[tokio::test]
+async fn a_database_locked_by_another_process_gets_a_clear_error() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("locked.db");
+    let mut holder = sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", path.display())).await.unwrap();
+    sqlx::query("PRAGMA locking_mode = EXCLUSIVE").execute(&mut holder).await.unwrap();
+    sqlx::query("CREATE TABLE hold (x)").execute(&mut holder).await.unwrap();
+    let err = Store::open(&path).await.unwrap_err();
+    assert!(matches!(err, StoreError::Locked { .. }), "{err}");
+    assert!(err.to_string().contains("locked by another process"), "{err}");
+}
