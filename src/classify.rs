@@ -46,7 +46,9 @@ pub enum Gate {
     /// Nothing in the message is about application keys or their authentication.
     OffTopic,
     /// About another kind of key, token or login.
-    Excluded { rule: String },
+    Excluded {
+        rule: String,
+    },
 }
 
 /// The result of classifying one message. Holds the masked text only.
@@ -149,19 +151,25 @@ impl Classifier {
                 let k = flat.len();
                 rule.any.iter().for_each(|p| add(p, Owner::RuleAny(k)));
                 rule.all.iter().for_each(|p| add(p, Owner::RuleAll(k)));
-                flat.push(FlatRule { category: c, rule: r, weight: rule.weight, all: rule.all.len() as u16, name: format!("{}/{}", cat.id, rule.id) });
+                flat.push(FlatRule {
+                    category: c,
+                    rule: r,
+                    weight: rule.weight,
+                    all: rule.all.len() as u16,
+                    name: format!("{}/{}", cat.id, rule.id),
+                });
             }
         }
         let too_big = |e: regex::Error| crate::rules::RulesError::Invalid {
-            first: Problem { file: pack.sources.join(", "), category: None, rule: None, message: format!("the patterns do not compile together: {e}") },
+            first: Problem {
+                file: pack.sources.join(", "),
+                category: None,
+                rule: None,
+                message: format!("the patterns do not compile together: {e}"),
+            },
             problems: vec![],
         };
-        let set = RegexSetBuilder::new(&sources)
-            .unicode(false)
-            .size_limit(1 << 26)
-            .dfa_size_limit(1 << 26)
-            .build()
-            .map_err(too_big)?;
+        let set = RegexSetBuilder::new(&sources).unicode(false).size_limit(1 << 26).dfa_size_limit(1 << 26).build().map_err(too_big)?;
         let topic = RegexSetBuilder::new(&pack.gate_require).unicode(false).size_limit(1 << 26).build().map_err(too_big)?;
         let patterns = sources.iter().map(|p| build_regex(p)).collect::<Result<Vec<_>, _>>().map_err(too_big)?;
         let threshold = pack.threshold;
@@ -290,7 +298,8 @@ impl Classifier {
         let (category, confidence, escalate) = match chosen {
             Some((c, conf)) => (Some(cats[c].id.clone()), conf, cats[c].escalate_to_sponsor),
             None => {
-                let top = specific.map(|(_, conf)| conf.max(0.0)).unwrap_or(0.0).max(best_fallback.map(|f| scored.scores[f]).unwrap_or(0.0));
+                let top =
+                    specific.map(|(_, conf)| conf.max(0.0)).unwrap_or(0.0).max(best_fallback.map(|f| scored.scores[f]).unwrap_or(0.0));
                 (None, 1.0 - top, false)
             }
         };
@@ -350,14 +359,23 @@ impl Classifier {
         let mut problems = Vec::new();
         for cat in &self.pack.categories {
             for rule in &cat.rules {
-                let problem = |message: String| Problem { file: cat.file.clone(), category: Some(cat.id.clone()), rule: Some(rule.id.clone()), message };
+                let problem = |message: String| Problem {
+                    file: cat.file.clone(),
+                    category: Some(cat.id.clone()),
+                    rule: Some(rule.id.clone()),
+                    message,
+                };
                 let me = format!("{}/{}", cat.id, rule.id);
                 for ex in &rule.examples {
                     let got = self.classify(ex);
                     if !got.rules.contains(&me) {
                         problems.push(problem(format!("example {ex:?} does not fire this rule")));
                     } else if got.category.as_deref() != Some(&cat.id) {
-                        problems.push(problem(format!("example {ex:?} classifies as `{}` ({:.2}), not this category", got.category_id(), got.confidence)));
+                        problems.push(problem(format!(
+                            "example {ex:?} classifies as `{}` ({:.2}), not this category",
+                            got.category_id(),
+                            got.confidence
+                        )));
                     }
                 }
                 for ex in &rule.counter_examples {

@@ -105,7 +105,9 @@ fn header_name_regex() -> &'static Regex {
 fn quoted_value_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     // A quoted value that is unmistakably a credential, in prose: `' vtexappkey-acme-ABCDEF'`.
-    RE.get_or_init(|| Regex::new(r#"['"`](?P<v>[ \t\u{00A0}]*(?:(?i:vtexappkey)-[A-Za-z0-9-]+|[A-Z]{100,})[ \t\u{00A0}]*)['"`]"#).expect("static regex"))
+    RE.get_or_init(|| {
+        Regex::new(r#"['"`](?P<v>[ \t\u{00A0}]*(?:(?i:vtexappkey)-[A-Za-z0-9-]+|[A-Z]{100,})[ \t\u{00A0}]*)['"`]"#).expect("static regex")
+    })
 }
 
 fn candidate_regex() -> &'static Regex {
@@ -288,7 +290,11 @@ fn inspect_value(raw: &str, after_sep: usize, field: Field, is_header: bool, ope
         }
         Field::AppToken => {
             if lower.starts_with("vtexappkey") {
-                scan.findings.push(Finding { code: FindingCode::FieldsSwapped, field, detail: "a value that starts with `vtexappkey-`".into() });
+                scan.findings.push(Finding {
+                    code: FindingCode::FieldsSwapped,
+                    field,
+                    detail: "a value that starts with `vtexappkey-`".into(),
+                });
                 return;
             }
             scan.secret_spans.push(value_range);

@@ -91,7 +91,11 @@ fn metrics(outcomes: &[Outcome]) -> (BTreeMap<String, ClassMetrics>, f64, f64) {
 }
 
 fn ratio(a: usize, b: usize) -> f64 {
-    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
 }
 
 pub fn evaluate(classifier: &Classifier, items: &[LabelledMessage]) -> EvalReport {

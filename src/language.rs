@@ -6,8 +6,8 @@
 
 use rustc_hash::FxHashMap;
 use std::fmt;
-use std::sync::OnceLock;
 use std::str::FromStr;
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
@@ -52,27 +52,23 @@ impl FromStr for Language {
 }
 
 const EN: &[&str] = &[
-    "the", "is", "are", "and", "my", "our", "we", "i", "to", "of", "in", "it", "does", "do",
-    "how", "what", "where", "can", "with", "for", "not", "but", "have", "has", "this", "that",
-    "why", "any", "get", "gets", "who", "key", "keys", "was", "isn't", "don't", "can't", "doesn't",
-    "there", "from", "after", "again", "still", "should", "would", "could", "you", "me", "it's",
-    "hi", "hello", "thanks", "please", "works", "work", "an", "be", "on", "just", "new", "every",
+    "the", "is", "are", "and", "my", "our", "we", "i", "to", "of", "in", "it", "does", "do", "how", "what", "where", "can", "with", "for",
+    "not", "but", "have", "has", "this", "that", "why", "any", "get", "gets", "who", "key", "keys", "was", "isn't", "don't", "can't",
+    "doesn't", "there", "from", "after", "again", "still", "should", "would", "could", "you", "me", "it's", "hi", "hello", "thanks",
+    "please", "works", "work", "an", "be", "on", "just", "new", "every",
 ];
 const PT: &[&str] = &[
-    "o", "os", "as", "e", "um", "uma", "do", "da", "dos", "das", "nao", "com", "pra", "meu",
-    "minha", "nosso", "nossa", "onde", "tem", "isso", "eu", "voce", "chave", "chaves", "consigo",
-    "mas", "ja", "sao", "foi", "quem", "pode", "esqueci", "dao", "dando", "novo", "nova",
-    "alguem", "ajuda", "obrigado", "obrigada", "pessoal", "mais", "ele", "ela", "ao", "na", "no",
-    "em", "num", "numa", "seu", "sua", "estou", "tenho", "preciso", "acho", "agora", "ainda",
-    "todas", "todos", "chamadas", "vejo", "oi", "ola", "bom", "dia", "hoje", "gerei", "tambem",
+    "o", "os", "as", "e", "um", "uma", "do", "da", "dos", "das", "nao", "com", "pra", "meu", "minha", "nosso", "nossa", "onde", "tem",
+    "isso", "eu", "voce", "chave", "chaves", "consigo", "mas", "ja", "sao", "foi", "quem", "pode", "esqueci", "dao", "dando", "novo",
+    "nova", "alguem", "ajuda", "obrigado", "obrigada", "pessoal", "mais", "ele", "ela", "ao", "na", "no", "em", "num", "numa", "seu",
+    "sua", "estou", "tenho", "preciso", "acho", "agora", "ainda", "todas", "todos", "chamadas", "vejo", "oi", "ola", "bom", "dia", "hoje",
+    "gerei", "tambem",
 ];
 const ES: &[&str] = &[
-    "el", "la", "los", "las", "y", "un", "una", "del", "con", "mi", "nuestro", "nuestra",
-    "donde", "tiene", "eso", "yo", "llave", "clave", "claves", "puedo", "pero", "ya", "son",
-    "fue", "quien", "puede", "olvide", "dan", "nuevo", "nueva", "alguien", "ayuda", "gracias",
-    "hola", "soy", "aqui", "al", "lo", "le", "muy", "es", "hay", "su", "estoy", "tengo",
-    "necesito", "creo", "ahora", "todavia", "todas", "todos", "llamadas", "veo", "buenos",
-    "dias", "hoy", "tambien", "usted", "porque", "cual", "sin", "rol",
+    "el", "la", "los", "las", "y", "un", "una", "del", "con", "mi", "nuestro", "nuestra", "donde", "tiene", "eso", "yo", "llave", "clave",
+    "claves", "puedo", "pero", "ya", "son", "fue", "quien", "puede", "olvide", "dan", "nuevo", "nueva", "alguien", "ayuda", "gracias",
+    "hola", "soy", "aqui", "al", "lo", "le", "muy", "es", "hay", "su", "estoy", "tengo", "necesito", "creo", "ahora", "todavia", "todas",
+    "todos", "llamadas", "veo", "buenos", "dias", "hoy", "tambien", "usted", "porque", "cual", "sin", "rol",
 ];
 
 /// Stop word -> bit set of its languages (1 = en, 2 = pt, 4 = es), built once. FxHash because
@@ -95,11 +91,7 @@ pub fn detect(normalised: &str, hints: ScriptHints) -> Language {
     let (mut en, mut pt, mut es) = (0u32, 2 * hints.portuguese, 2 * hints.spanish);
     let words = stop_words();
     // Normalised text is ASCII, so splitting bytes is splitting characters.
-    for word in normalised
-        .as_bytes()
-        .split(|b| !(b.is_ascii_alphanumeric() || *b == b'\''))
-        .filter(|w| !w.is_empty() && w.len() <= 8)
-    {
+    for word in normalised.as_bytes().split(|b| !(b.is_ascii_alphanumeric() || *b == b'\'')).filter(|w| !w.is_empty() && w.len() <= 8) {
         let word = std::str::from_utf8(word).unwrap_or("");
         if let Some(&bits) = words.get(word) {
             en += u32::from(bits & 1);
@@ -113,7 +105,11 @@ pub fn detect(normalised: &str, hints: ScriptHints) -> Language {
         Language::Es
     } else if en == 0 && pt > 0 && pt == es {
         // Words like `a`-less Iberian sentences: accents decide, Portuguese on a tie.
-        if hints.spanish > hints.portuguese { Language::Es } else { Language::Pt }
+        if hints.spanish > hints.portuguese {
+            Language::Es
+        } else {
+            Language::Pt
+        }
     } else {
         Language::En
     }

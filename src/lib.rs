@@ -14,11 +14,14 @@ pub use classify::{Classification, Classifier};
 pub use language::Language;
 
 pub mod cli;
+pub mod config;
+pub mod discord;
 pub mod error;
 pub mod eval;
-pub mod respond;
-pub mod telemetry;
+pub mod http;
 pub mod pipeline;
+pub mod respond;
+pub mod startup;
 pub mod stats;
 pub mod store;
-pub mod config;
+pub mod telemetry;

@@ -71,11 +71,28 @@ pub struct Handled {
     pub decision: Option<Decision>,
 }
 
+/// One message on its way into the store.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub msg: Incoming,
+    pub classification: Classification,
+    pub channel: Channel,
+    pub delivery: Delivery,
+}
+
+type Reply = tokio::sync::oneshot::Sender<Result<Handled, StoreError>>;
+
+/// Most messages one group commit takes.
+const GROUP_COMMIT: usize = 512;
+
 #[derive(Clone)]
 pub struct Pipeline {
     classifier: Arc<Classifier>,
     store: Store,
     policy: Policy,
+    /// Single messages (tickets, Discord) go to one writer task that commits whatever is
+    /// queued together: one transaction per burst instead of one per message.
+    writer: tokio::sync::mpsc::Sender<(Job, Reply)>,
 }
 
 pub fn now() -> i64 {
@@ -83,8 +100,12 @@ pub fn now() -> i64 {
 }
 
 impl Pipeline {
+    /// Must be called inside a Tokio runtime: it starts the writer task.
     pub fn new(classifier: Arc<Classifier>, store: Store, policy: Policy) -> Pipeline {
-        Pipeline { classifier, store, policy }
+        let (writer, rx) = tokio::sync::mpsc::channel(4 * GROUP_COMMIT);
+        let core = Core { classifier: classifier.clone(), store: store.clone(), policy: policy.clone() };
+        tokio::spawn(core.write_loop(rx));
+        Pipeline { classifier, store, policy, writer }
     }
 
     pub fn classifier(&self) -> &Classifier {
@@ -113,23 +134,11 @@ impl Pipeline {
 
     /// Stores a classified message and decides the reply, idempotently on its source id.
     pub async fn record(&self, msg: Incoming, c: Classification, channel: &Channel, delivery: Delivery) -> Result<Handled, StoreError> {
-        let (source, source_id) = (msg.source, msg.source_id.clone());
-        let mut tx = self.store.begin().await?;
-        let result = async {
-            let mut handled = self.record_on(&mut tx, vec![(msg, c)], channel, delivery).await?;
-            match handled.pop() {
-                Some(h) => Ok(h),
-                // A duplicate: answer with the first delivery's case.
-                None => {
-                    let case = store::cases::find_by_source(&mut tx, source, &source_id).await?.ok_or(sqlx::Error::RowNotFound)?;
-                    Ok(Handled { case, duplicate: true, decision: None })
-                }
-            }
-        }
-        .await
-        .map_err(|e: sqlx::Error| self.store.err(e))?;
-        tx.commit().await.map_err(|e| self.store.err(e))?;
-        Ok(result)
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job = Job { msg, classification: c, channel: channel.clone(), delivery };
+        let gone = || StoreError::Query { path: self.store.path().to_string(), reason: "the database writer has stopped".into() };
+        self.writer.send((job, tx)).await.map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
     }
 
     /// Stores many classified messages in one transaction (bulk import). Duplicates, in the
@@ -137,50 +146,118 @@ impl Pipeline {
     pub async fn record_batch(&self, items: Vec<(Incoming, Classification)>, delivery: Delivery) -> Result<BatchOutcome, StoreError> {
         let total = items.len() as u64;
         let channel = Channel { now: now(), ..Channel::default() };
+        let jobs = items.into_iter().map(|(msg, classification)| Job { msg, classification, channel: channel.clone(), delivery }).collect();
+        let core = Core { classifier: self.classifier.clone(), store: self.store.clone(), policy: self.policy.clone() };
         let mut tx = self.store.begin().await?;
-        let handled = self.record_on(&mut tx, items, &channel, delivery).await.map_err(|e| self.store.err(e))?;
+        let handled = core.record_on(&mut tx, jobs).await.map_err(|e| self.store.err(e))?;
         tx.commit().await.map_err(|e| self.store.err(e))?;
-        let inserted = handled.len() as u64;
-        Ok(BatchOutcome { inserted, duplicates: total - inserted, secrets_masked: handled.iter().map(|h| h.case.secrets_found as u64).sum() })
+        let fresh: Vec<&Handled> = handled.iter().flatten().collect();
+        Ok(BatchOutcome {
+            inserted: fresh.len() as u64,
+            duplicates: total - fresh.len() as u64,
+            secrets_masked: fresh.iter().map(|h| h.case.secrets_found as u64).sum(),
+        })
+    }
+}
+
+/// What the writer task and batch imports share.
+struct Core {
+    classifier: Arc<Classifier>,
+    store: Store,
+    policy: Policy,
+}
+
+impl Core {
+    async fn write_loop(self, mut rx: tokio::sync::mpsc::Receiver<(Job, Reply)>) {
+        let mut buf = Vec::with_capacity(GROUP_COMMIT);
+        while rx.recv_many(&mut buf, GROUP_COMMIT).await > 0 {
+            let (jobs, replies): (Vec<Job>, Vec<Reply>) = std::mem::take(&mut buf).into_iter().unzip();
+            let keys: Vec<(Source, String)> = jobs.iter().map(|j| (j.msg.source, j.msg.source_id.clone())).collect();
+            match self.commit_group(jobs, &keys).await {
+                Ok(results) => {
+                    for (reply, result) in replies.into_iter().zip(results) {
+                        let _ = reply.send(Ok(result));
+                    }
+                }
+                Err(e) => {
+                    for reply in replies {
+                        let _ = reply.send(Err(e.clone()));
+                    }
+                }
+            }
+        }
     }
 
-    /// The shared core of `record` and `record_batch`: returns the newly stored cases, in input
-    /// order. Duplicates are left out.
-    async fn record_on(
-        &self,
-        conn: &mut sqlx::SqliteConnection,
-        items: Vec<(Incoming, Classification)>,
-        channel: &Channel,
-        delivery: Delivery,
-    ) -> Result<Vec<Handled>, sqlx::Error> {
-        // Drop ids seen earlier in this batch or already stored.
-        let source = match items.first() {
-            Some((m, _)) => m.source,
-            None => return Ok(Vec::new()),
-        };
-        let ids: Vec<&str> = items.iter().map(|(m, _)| m.source_id.as_str()).collect();
-        let stored = store::cases::existing(conn, source, &ids).await?;
-        let mut seen = HashSet::with_capacity(items.len());
-        let fresh: Vec<(Incoming, Classification)> = items
-            .into_iter()
-            .filter(|(m, _)| m.source == source && !stored.contains(&m.source_id) && seen.insert(m.source_id.clone()))
+    /// One transaction for a group; duplicates answer with the stored (first) case.
+    async fn commit_group(&self, jobs: Vec<Job>, keys: &[(Source, String)]) -> Result<Vec<Handled>, StoreError> {
+        let err = |e| self.store.err(e);
+        let mut tx = self.store.begin().await?;
+        let handled = self.record_on(&mut tx, jobs).await.map_err(err)?;
+        let mut out = Vec::with_capacity(handled.len());
+        for (h, (source, id)) in handled.into_iter().zip(keys) {
+            match h {
+                Some(h) => out.push(h),
+                None => {
+                    let case = store::cases::find_by_source(&mut tx, *source, id)
+                        .await
+                        .map_err(err)?
+                        .ok_or(sqlx::Error::RowNotFound)
+                        .map_err(err)?;
+                    out.push(Handled { case, duplicate: true, decision: None });
+                }
+            }
+        }
+        tx.commit().await.map_err(err)?;
+        Ok(out)
+    }
+
+    /// The shared core of every write: stores the new messages and decides their replies.
+    /// Returns one entry per job, in order: `None` for a duplicate (stored before, or earlier in
+    /// the same group).
+    async fn record_on(&self, conn: &mut sqlx::SqliteConnection, jobs: Vec<Job>) -> Result<Vec<Option<Handled>>, sqlx::Error> {
+        let mut stored: HashSet<(Source, String)> = HashSet::new();
+        for source in [Source::Discord, Source::Ticket, Source::Import, Source::Cli] {
+            let ids: Vec<&str> = jobs.iter().filter(|j| j.msg.source == source).map(|j| j.msg.source_id.as_str()).collect();
+            if !ids.is_empty() {
+                stored.extend(store::cases::existing(conn, source, &ids).await?.into_iter().map(|id| (source, id)));
+            }
+        }
+        let mut seen = HashSet::with_capacity(jobs.len());
+        let fresh: Vec<bool> = jobs
+            .iter()
+            .map(|j| {
+                let key = (j.msg.source, j.msg.source_id.clone());
+                !stored.contains(&key) && seen.insert(key)
+            })
             .collect();
 
-        let times: Vec<i64> = fresh.iter().map(|(m, _)| m.received_at.unwrap_or(channel.now)).collect();
-        let queries: Vec<HistoryQuery> = fresh
+        let times: Vec<i64> = jobs.iter().map(|j| j.msg.received_at.unwrap_or(j.channel.now)).collect();
+        let queries: Vec<HistoryQuery> = jobs
             .iter()
             .zip(&times)
-            .filter_map(|((m, c), t)| {
-                c.category.as_deref().map(|category| HistoryQuery { author: m.author.as_deref(), account: m.account.as_deref(), category, at: *t })
+            .zip(&fresh)
+            .filter(|(_, f)| **f)
+            .filter_map(|((j, t), _)| {
+                j.classification.category.as_deref().map(|category| HistoryQuery {
+                    author: j.msg.author.as_deref(),
+                    account: j.msg.account.as_deref(),
+                    category,
+                    at: *t,
+                })
             })
             .collect();
         let window = self.policy.recurrence_window_secs;
         let mut stored_history = store::history::histories(conn, &queries, window).await?.into_iter();
 
-        let mut new_cases = Vec::with_capacity(fresh.len());
-        let mut decisions = Vec::with_capacity(fresh.len());
-        for (i, (msg, c)) in fresh.into_iter().enumerate() {
-            let at = times[i];
+        let mut new_cases: Vec<NewCase> = Vec::with_capacity(jobs.len());
+        let mut decisions = Vec::with_capacity(jobs.len());
+        let mut slots = Vec::with_capacity(jobs.len());
+        for ((job, at), is_fresh) in jobs.into_iter().zip(times).zip(fresh) {
+            if !is_fresh {
+                slots.push(None);
+                continue;
+            }
+            let Job { msg, classification: c, channel, delivery } = job;
             let history = match c.category.as_deref() {
                 Some(category) => {
                     let mut h = stored_history.next().unwrap_or_default();
@@ -191,7 +268,7 @@ impl Pipeline {
             };
             let mut policy = self.policy.clone();
             policy.reply_language = msg.reply_language.or(policy.reply_language);
-            let msg_channel = Channel { now: at, ..channel.clone() };
+            let msg_channel = Channel { now: at, ..channel };
             let mut decision = respond::decide(self.classifier.pack(), &c, &history, &policy, &msg_channel);
             if delivery == Delivery::Never {
                 // A backlog is history: nothing is posted, and storing a would-be reply for
@@ -202,19 +279,25 @@ impl Pipeline {
                 decision.mention_staff = false;
                 decision.text = None;
             }
+            slots.push(Some(new_cases.len()));
             new_cases.push(new_case(msg, c, at, &decision, delivery));
             decisions.push(decision);
         }
-        let ids: HashMap<String, i64> = store::cases::insert_many(conn, &new_cases).await?.into_iter().collect();
-        let mut out = Vec::with_capacity(new_cases.len());
-        for (case, decision) in new_cases.into_iter().zip(decisions) {
-            // Every row was checked absent on this connection inside this transaction, so each
-            // has an id; a missing one means a concurrent writer, and that case is its answer.
-            if let Some(id) = ids.get(&case.source_id) {
-                out.push(Handled { case: CaseRecord::stored(*id, case), duplicate: false, decision: Some(decision) });
-            }
-        }
-        Ok(out)
+        let ids: HashMap<(Source, String), i64> = store::cases::insert_many(conn, &new_cases).await?.into_iter().collect();
+        let mut built: Vec<Option<Handled>> = new_cases
+            .into_iter()
+            .zip(decisions)
+            .map(|(case, decision)| {
+                // Every row was checked absent inside this transaction on the one writer
+                // connection, so each has an id.
+                ids.get(&(case.source, case.source_id.clone())).map(|id| Handled {
+                    case: CaseRecord::stored(*id, case),
+                    duplicate: false,
+                    decision: Some(decision),
+                })
+            })
+            .collect();
+        Ok(slots.into_iter().map(|slot| slot.and_then(|i| built[i].take())).collect())
     }
 }
 

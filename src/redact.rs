@@ -92,10 +92,8 @@ pub fn redact(raw: &str) -> Redacted {
         }
     }
     // Count distinct values: the same token pasted twice is one leak.
-    let mut values: Vec<String> = merged
-        .iter()
-        .map(|(r, _)| raw[r.clone()].chars().filter(|c| c.is_ascii_alphanumeric()).collect())
-        .collect();
+    let mut values: Vec<String> =
+        merged.iter().map(|(r, _)| raw[r.clone()].chars().filter(|c| c.is_ascii_alphanumeric()).collect()).collect();
     values.sort();
     values.dedup();
     let mut text = String::with_capacity(raw.len());
@@ -117,7 +115,8 @@ pub fn redact(raw: &str) -> Redacted {
 mod tests {
     use super::*;
 
-    const TOKEN: &str = "RDLSBQGBCNNCHCRNBSDHUUSBSSMBHBREJNERDSJRVFDSSUGLDRWCSBTGPVRNYKOSOLJHZFWYHCSJQPKXOJTCDQNFYKEPNBVCYRSZKKWLTPSZOCCIPWVCBXWJUSVOJWMV";
+    const TOKEN: &str =
+        "RDLSBQGBCNNCHCRNBSDHUUSBSSMBHBREJNERDSJRVFDSSUGLDRWCSBTGPVRNYKOSOLJHZFWYHCSJQPKXOJTCDQNFYKEPNBVCYRSZKKWLTPSZOCCIPWVCBXWJUSVOJWMV";
 
     #[test]
     fn token_in_a_header_is_masked_and_counted_once() {

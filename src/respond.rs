@@ -100,7 +100,8 @@ impl Suppression {
             Suppression::Backlog,
             Suppression::Deleted,
         ]
-        .into_iter().find(|x| x.as_str() == s)
+        .into_iter()
+        .find(|x| x.as_str() == s)
     }
 }
 
@@ -172,7 +173,15 @@ pub fn finding_text(pack: &Pack, f: &Finding, language: Language) -> String {
     template.replace("{field}", f.field.as_str()).replace("{detail}", &f.detail)
 }
 
-fn compose(pack: &Pack, c: &Classification, language: Language, escalation: bool, case_number: u32, policy: &Policy, channel: &Channel) -> String {
+fn compose(
+    pack: &Pack,
+    c: &Classification,
+    language: Language,
+    escalation: bool,
+    case_number: u32,
+    policy: &Policy,
+    channel: &Channel,
+) -> String {
     let mut parts: Vec<String> = Vec::new();
     if c.secrets_found > 0 {
         let mut leak = pack.message("leaked_token", language).to_string();
@@ -204,10 +213,8 @@ fn compose(pack: &Pack, c: &Classification, language: Language, escalation: bool
             }
         }
     }
-    let footer = pack
-        .message("footer", language)
-        .replace("{category}", c.category_id())
-        .replace("{confidence}", &format!("{:.2}", c.confidence));
+    let footer =
+        pack.message("footer", language).replace("{category}", c.category_id()).replace("{confidence}", &format!("{:.2}", c.confidence));
     parts.push(footer);
     parts.join("\n\n")
 }

@@ -96,7 +96,11 @@ pub fn parse_period(s: &str) -> Result<Duration, String> {
 }
 
 fn share(n: i64, total: i64) -> f64 {
-    if total == 0 { 0.0 } else { ((n as f64 / total as f64) * 1000.0).round() / 1000.0 }
+    if total == 0 {
+        0.0
+    } else {
+        ((n as f64 / total as f64) * 1000.0).round() / 1000.0
+    }
 }
 
 /// Statistics over cases received in the last `period` before `now`.
@@ -104,7 +108,9 @@ pub async fn compute(store: &Store, period: Duration, top: usize, now: i64) -> R
     let since = now.saturating_sub(period.as_secs() as i64);
     let rows = store.stats_rows(since, top as i64).await?;
     let total = rows.total;
-    let counts = |v: &[(String, i64)]| v.iter().map(|(name, n)| Count { name: name.clone(), cases: *n, share: share(*n, total) }).collect::<Vec<_>>();
+    let counts = |v: &[(String, i64)]| {
+        v.iter().map(|(name, n)| Count { name: name.clone(), cases: *n, share: share(*n, total) }).collect::<Vec<_>>()
+    };
     let mut days: BTreeMap<String, Day> = BTreeMap::new();
     for (day, cat, n) in &rows.by_day {
         let d = days.entry(day.clone()).or_insert_with(|| Day { day: day.clone(), cases: 0, by_category: BTreeMap::new() });
@@ -123,7 +129,9 @@ pub async fn compute(store: &Store, period: Duration, top: usize, now: i64) -> R
             }
         }
     }
-    let recurring = |v: &[crate::store::TopRecurring]| v.iter().map(|t| Recurring { id: t.who.clone(), cases: t.cases, categories: t.categories }).collect();
+    let recurring = |v: &[crate::store::TopRecurring]| {
+        v.iter().map(|t| Recurring { id: t.who.clone(), cases: t.cases, categories: t.categories }).collect()
+    };
     let none = rows.by_category.iter().find(|(c, _)| c == "none").map(|(_, n)| *n).unwrap_or(0);
     Ok(Stats {
         schema: SCHEMA,
@@ -167,7 +175,12 @@ pub fn render_table(s: &Stats) -> String {
     out.push_str(&format!("Triage statistics {} .. {} (UTC)\n\n", day_of(s.since), day_of(s.until)));
     out.push_str(&format!("{:<34} {:>8}\n", "total cases", s.total_cases));
     out.push_str(&format!("{:<34} {:>8}\n", "support cases (category not none)", s.support_cases));
-    out.push_str(&format!("{:<34} {:>8} {:>6.1}%\n", "escalated to the Sponsor user", s.escalated_to_sponsor, s.escalated_to_sponsor_share * 100.0));
+    out.push_str(&format!(
+        "{:<34} {:>8} {:>6.1}%\n",
+        "escalated to the Sponsor user",
+        s.escalated_to_sponsor,
+        s.escalated_to_sponsor_share * 100.0
+    ));
     out.push_str(&format!("{:<34} {:>8} {:>6.1}%\n", "recurring", s.recurring, s.recurring_share * 100.0));
     out.push_str(&format!("{:<34} {:>8}\n", "handed to people (recurrence)", s.recurrence_escalations));
     out.push_str(&format!("{:<34} {:>8}\n", "secrets masked", s.secrets_masked));

@@ -10,7 +10,11 @@ fn classifier() -> Classifier {
 /// (message, expected category, expected language)
 const TABLE: &[(&str, &str, &str)] = &[
     // key-not-linked-to-role
-    ("Just created an appKey/appToken for our ERP and it gets 403 on everything. Do I have to put it in a role first?", "key-not-linked-to-role", "en"),
+    (
+        "Just created an appKey/appToken for our ERP and it gets 403 on everything. Do I have to put it in a role first?",
+        "key-not-linked-to-role",
+        "en",
+    ),
     ("our integration key shows no roles at all in the admin, is that the problem?", "key-not-linked-to-role", "en"),
     ("How do I associate the API key with a role? We can't find the place.", "key-not-linked-to-role", "en"),
     ("Criei as credenciais da integração mas esqueci de vincular a um perfil, por isso dá erro?", "key-not-linked-to-role", "pt"),
@@ -66,7 +70,13 @@ fn realistic_messages_classify_to_the_faq_cause_they_describe() {
     for (text, expected, lang) in TABLE {
         let got = c.classify(text);
         if got.category_id() != *expected || got.language.code() != *lang {
-            failures.push(format!("{text:?}: expected {expected}/{lang}, got {}/{} ({:.2}) rules {:?}", got.category_id(), got.language, got.confidence, got.rules));
+            failures.push(format!(
+                "{text:?}: expected {expected}/{lang}, got {}/{} ({:.2}) rules {:?}",
+                got.category_id(),
+                got.language,
+                got.confidence,
+                got.rules
+            ));
         }
     }
     assert!(failures.is_empty(), "{} of {} wrong:\n{}", failures.len(), TABLE.len(), failures.join("\n"));
@@ -89,7 +99,8 @@ fn mistyped_key_does_not_escalate_to_the_sponsor() {
 #[test]
 fn leaked_token_is_masked_counted_and_escalated_whatever_the_category() {
     let token = "ABCDEFGHIJKLMNOPQRSTUVWXYZ".repeat(5)[..128].to_string();
-    let got = classifier().classify(&format!("curl -H 'X-VTEX-API-AppKey: vtexappkey-acme-QWERTY' -H 'X-VTEX-API-AppToken: {token}' gives 401"));
+    let got =
+        classifier().classify(&format!("curl -H 'X-VTEX-API-AppKey: vtexappkey-acme-QWERTY' -H 'X-VTEX-API-AppToken: {token}' gives 401"));
     assert_eq!(got.secrets_found, 1);
     assert!(got.escalate_to_sponsor);
     assert!(!got.masked_text.contains(&token[..40]));

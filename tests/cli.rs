@@ -4,7 +4,8 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_triage");
-const TOKEN: &str = "RDLSBQGBCNNCHCRNBSDHUUSBSSMBHBREJNERDSJRVFDSSUGLDRWCSBTGPVRNYKOSOLJHZFWYHCSJQPKXOJTCDQNFYKEPNBVCYRSZKKWLTPSZOCCIPWVCBXWJUSVOJWMV";
+const TOKEN: &str =
+    "RDLSBQGBCNNCHCRNBSDHUUSBSSMBHBREJNERDSJRVFDSSUGLDRWCSBTGPVRNYKOSOLJHZFWYHCSJQPKXOJTCDQNFYKEPNBVCYRSZKKWLTPSZOCCIPWVCBXWJUSVOJWMV";
 
 fn triage(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut cmd = Command::new(BIN);
@@ -91,7 +92,10 @@ fn broken_pack(edit: impl Fn(String) -> String) -> (tempfile::TempDir, String) {
 #[test]
 fn broken_rule_files_are_reported_with_file_category_and_rule() {
     let (_d, err) = broken_pack(|s| s.replacen("'\\b(?:need|needs|require", "'\\b(?:need|needs(|require", 1));
-    assert!(err.contains("pack.toml: category `key-not-linked-to-role`, rule `key-needs-a-role`") && err.contains("not a valid regex"), "{err}");
+    assert!(
+        err.contains("pack.toml: category `key-not-linked-to-role`, rule `key-needs-a-role`") && err.contains("not a valid regex"),
+        "{err}"
+    );
 
     let (_d, err) = broken_pack(|s| s.replacen("id = \"quotes-around-value\"", "id = \"case-sensitivity\"", 1));
     assert!(err.contains("rule `case-sensitivity`: duplicate rule id"), "{err}");
@@ -102,8 +106,17 @@ fn broken_rule_files_are_reported_with_file_category_and_rule() {
     let (_d, err) = broken_pack(|s| s.replacen("weight = 0.85\nany = [", "weight = 0.85\nwieght = 1\nany = [", 1));
     assert!(err.contains("unknown field `wieght`"), "{err}");
 
-    let (_d, err) = broken_pack(|s| s.replacen("\"We misplaced the appToken of our ERP integration, what now?\",", "\"We misplaced the appToken of our ERP integration, what now?\", \"How do I change the store logo?\",", 1));
-    assert!(err.contains("category `apptoken-lost`, rule `token-lost-or-not-saved`: example \"How do I change the store logo?\" does not fire"), "{err}");
+    let (_d, err) = broken_pack(|s| {
+        s.replacen(
+            "\"We misplaced the appToken of our ERP integration, what now?\",",
+            "\"We misplaced the appToken of our ERP integration, what now?\", \"How do I change the store logo?\",",
+            1,
+        )
+    });
+    assert!(
+        err.contains("category `apptoken-lost`, rule `token-lost-or-not-saved`: example \"How do I change the store logo?\" does not fire"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -7,7 +7,8 @@ use triage::respond::{Channel, Policy, Suppression};
 use triage::store::{FeedbackOutcome, ReplyStatus, Source, Store, StoreError};
 use triage::Classifier;
 
-const TOKEN: &str = "RDLSBQGBCNNCHCRNBSDHUUSBSSMBHBREJNERDSJRVFDSSUGLDRWCSBTGPVRNYKOSOLJHZFWYHCSJQPKXOJTCDQNFYKEPNBVCYRSZKKWLTPSZOCCIPWVCBXWJUSVOJWMV";
+const TOKEN: &str =
+    "RDLSBQGBCNNCHCRNBSDHUUSBSSMBHBREJNERDSJRVFDSSUGLDRWCSBTGPVRNYKOSOLJHZFWYHCSJQPKXOJTCDQNFYKEPNBVCYRSZKKWLTPSZOCCIPWVCBXWJUSVOJWMV";
 const NOW: i64 = 1_800_000_000;
 
 async fn pipeline(dir: &tempfile::TempDir, policy: Policy) -> Pipeline {
@@ -59,7 +60,8 @@ async fn concurrent_duplicate_deliveries_create_exactly_one_case() {
     for i in 0..40 {
         let p = p.clone();
         tasks.push(tokio::spawn(async move {
-            p.handle(ticket(&format!("T-{}", i % 5), "bob", "App key authentication isn't working for us.", NOW), &ch(), Delivery::Return).await
+            p.handle(ticket(&format!("T-{}", i % 5), "bob", "App key authentication isn't working for us.", NOW), &ch(), Delivery::Return)
+                .await
         }));
     }
     let mut fresh = 0;
@@ -124,7 +126,10 @@ async fn masked_secrets_never_reach_the_database_file() {
 async fn feedback_is_stored_per_voter_and_counted_in_stats() {
     let dir = tempfile::tempdir().unwrap();
     let p = pipeline(&dir, Policy::default()).await;
-    let h = p.handle(ticket("f", "hal", "Can someone who isn't the Sponsor create keys?", triage::pipeline::now()), &ch(), Delivery::Return).await.unwrap();
+    let h = p
+        .handle(ticket("f", "hal", "Can someone who isn't the Sponsor create keys?", triage::pipeline::now()), &ch(), Delivery::Return)
+        .await
+        .unwrap();
     let s = p.store();
     assert_eq!(s.add_feedback(h.case.id, true, "u1", "api", NOW).await.unwrap(), FeedbackOutcome::Recorded);
     assert_eq!(s.add_feedback(h.case.id, false, "u2", "api", NOW).await.unwrap(), FeedbackOutcome::Recorded);

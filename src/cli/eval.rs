@@ -30,7 +30,8 @@ pub fn run(rules: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
         if line.trim().is_empty() {
             continue;
         }
-        let item: LabelledMessage = serde_json::from_str(&line).with_context(|| format!("{}:{}: not a corpus line {{id, text, expected}}", args.corpus.display(), i + 1))?;
+        let item: LabelledMessage = serde_json::from_str(&line)
+            .with_context(|| format!("{}:{}: not a corpus line {{id, text, expected}}", args.corpus.display(), i + 1))?;
         items.push(item);
     }
     let report = evaluate(&classifier, &items);
@@ -53,7 +54,10 @@ pub fn render(r: &EvalReport) -> String {
     out.push_str(&format!("macro-F1 (categories)    {:.3}\n", r.macro_f1));
     out.push_str(&format!("none false-positive rate {:.3}\n", r.none_false_positive_rate));
     out.push_str(&format!("escalation accuracy      {:.3} ({} labelled)\n", r.escalation_accuracy, r.escalation_labelled));
-    out.push_str(&format!("secrets                  {} messages, {} detected, {} leaked\n", r.messages_with_secrets, r.secrets_detected, r.secrets_leaked));
+    out.push_str(&format!(
+        "secrets                  {} messages, {} detected, {} leaked\n",
+        r.messages_with_secrets, r.secrets_detected, r.secrets_leaked
+    ));
     for (lang, l) in &r.per_language {
         out.push_str(&format!("language {:<15} {} messages, accuracy {:.3}, macro-F1 {:.3}\n", lang, l.messages, l.accuracy, l.macro_f1));
     }

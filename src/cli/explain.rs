@@ -45,7 +45,12 @@ pub fn render(e: &crate::classify::Explanation) -> String {
         out.push_str(&format!("rule:       {}/{} (weight {:.2}) matched {}\n", f.category, f.rule, f.weight, spans.join(", ")));
     }
     for f in &c.findings {
-        out.push_str(&format!("finding:    {} in {}{}\n", f.code.as_str(), f.field.as_str(), if f.detail.is_empty() { String::new() } else { format!(": {}", f.detail) }));
+        out.push_str(&format!(
+            "finding:    {} in {}{}\n",
+            f.code.as_str(),
+            f.field.as_str(),
+            if f.detail.is_empty() { String::new() } else { format!(": {}", f.detail) }
+        ));
     }
     if c.secrets_found > 0 {
         out.push_str(&format!("secrets:    {} masked before matching\n", c.secrets_found));

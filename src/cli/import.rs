@@ -60,7 +60,9 @@ fn timestamp(v: &Value) -> Result<i64, String> {
         Value::Number(n) => n.as_i64().ok_or_else(|| format!("created_at {n} is not whole Unix seconds")),
         Value::String(s) => humantime::parse_rfc3339_weak(s)
             .map_err(|_| format!("created_at `{s}` is not RFC 3339 (2026-11-28T10:00:00Z) or Unix seconds"))
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).map_err(|_| format!("created_at `{s}` is before 1970"))),
+            .and_then(|t| {
+                t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).map_err(|_| format!("created_at `{s}` is before 1970"))
+            }),
         other => Err(format!("created_at {other} is not a timestamp")),
     }
 }
@@ -72,7 +74,11 @@ pub fn parse_line(line: &[u8]) -> Result<Incoming, String> {
     }
     let text = std::str::from_utf8(line).map_err(|e| format!("not valid UTF-8 at byte {}", e.valid_up_to()))?;
     let l: Line = serde_json::from_str(text).map_err(|e| {
-        if e.is_data() { format!("expected an object with `id` and `text`: {e}") } else { format!("invalid JSON: {e}") }
+        if e.is_data() {
+            format!("expected an object with `id` and `text`: {e}")
+        } else {
+            format!("invalid JSON: {e}")
+        }
     })?;
     let id = id_string(&l.id).ok_or("`id` must be a non-empty string or a number")?;
     crate::error::check_message(&l.text).map_err(|e| e.to_string())?;
@@ -112,7 +118,13 @@ pub struct ImportSummary {
 }
 
 /// Runs an import to completion. `on_bad` sees each bad line.
-pub async fn import_file(pipeline: &Pipeline, classifier: Arc<Classifier>, file: PathBuf, batch: usize, mut on_bad: impl FnMut(u64, &str)) -> anyhow::Result<ImportSummary> {
+pub async fn import_file(
+    pipeline: &Pipeline,
+    classifier: Arc<Classifier>,
+    file: PathBuf,
+    batch: usize,
+    mut on_bad: impl FnMut(u64, &str),
+) -> anyhow::Result<ImportSummary> {
     let f = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
     if f.metadata().map(|m| m.is_dir()).unwrap_or(false) {
         anyhow::bail!("{} is a folder, not a JSON lines file", file.display());
@@ -149,10 +161,8 @@ pub async fn import_file(pipeline: &Pipeline, classifier: Arc<Classifier>, file:
                 }
                 Err(reason) => bad.push(BadLine { line: line_no, reason }),
             }
-            if items.len() >= batch {
-                if tx.blocking_send((std::mem::take(&mut items), std::mem::take(&mut bad), line_no, read)).is_err() {
-                    return Ok(());
-                }
+            if items.len() >= batch && tx.blocking_send((std::mem::take(&mut items), std::mem::take(&mut bad), line_no, read)).is_err() {
+                return Ok(());
             }
         }
         let _ = tx.blocking_send((items, bad, line_no, read));

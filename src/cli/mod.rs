@@ -5,6 +5,7 @@ mod eval;
 mod explain;
 pub mod import;
 mod rules;
+mod serve;
 mod stats;
 
 use std::path::PathBuf;
@@ -58,12 +59,15 @@ pub enum Command {
     Import(import::Args),
     /// Statistics over stored cases.
     Stats(stats::Args),
+    /// Run the HTTP API, dashboard and (with DISCORD_TOKEN) the Discord bot.
+    Serve(serve::Args),
 }
 
 /// Runs the CLI and turns any error into one line on stderr and a non-zero exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init(cli.log_format, "warn");
+    let level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
+    telemetry::init(cli.log_format, level);
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -89,6 +93,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             store.close().await;
             code
         }),
+        Command::Serve(args) => runtime()?.block_on(serve::run(config.clone(), rules, cli.database.as_deref(), args)),
         Command::Stats(args) => runtime()?.block_on(async {
             let store = open_store(cli.database.as_deref(), &config).await?;
             stats::run(&store, args).await

@@ -9,26 +9,16 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use model::{Texts, RuleFile, CategorySpec, RuleSpec, ExcludeSpec};
+pub use model::{CategorySpec, ExcludeSpec, RuleFile, RuleSpec, Texts};
 
 use crate::diagnose::FindingCode;
 
 /// The pack shipped inside the binary, so `triage` runs on a fresh machine with no files around.
-pub const EMBEDDED: &[(&str, &str)] = &[(
-    "rules/vtex-app-keys.toml",
-    include_str!("../../rules/vtex-app-keys.toml"),
-)];
+pub const EMBEDDED: &[(&str, &str)] = &[("rules/vtex-app-keys.toml", include_str!("../../rules/vtex-app-keys.toml"))];
 
 /// Message keys the responder uses; a pack must translate each of them.
-pub const MESSAGE_KEYS: &[&str] = &[
-    "findings_intro",
-    "leaked_token",
-    "leak_deleted",
-    "leak_please_delete",
-    "recurring",
-    "staff_ping",
-    "footer",
-];
+pub const MESSAGE_KEYS: &[&str] =
+    &["findings_intro", "leaked_token", "leak_deleted", "leak_please_delete", "recurring", "staff_ping", "footer"];
 
 /// One thing wrong with a rule pack, located as precisely as we can.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,7 +45,9 @@ impl fmt::Display for Problem {
 /// A pack failed to load. Shown to users as one line; `triage rules check` lists all problems.
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
-    #[error("cannot read rules at {path}: {reason}. Pass an existing file or folder with --rules, or leave it out to use the built-in pack")]
+    #[error(
+        "cannot read rules at {path}: {reason}. Pass an existing file or folder with --rules, or leave it out to use the built-in pack"
+    )]
     Unreadable { path: String, reason: String },
     #[error("{first}{}", more_suffix(.problems.len()))]
     Invalid { first: Problem, problems: Vec<Problem> },
@@ -150,10 +142,7 @@ impl Pack {
         let meta = std::fs::metadata(path).map_err(|e| unreadable(e.to_string()))?;
         let mut paths: Vec<PathBuf> = if meta.is_dir() {
             let entries = std::fs::read_dir(path).map_err(|e| unreadable(e.to_string()))?;
-            entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-                .collect()
+            entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect()
         } else {
             vec![path.to_path_buf()]
         };
@@ -180,12 +169,7 @@ impl Pack {
         for (name, text) in &files {
             match toml::from_str::<RuleFile>(text) {
                 Ok(f) => parsed.push((name.clone(), f)),
-                Err(e) => problems.push(Problem {
-                    file: name.clone(),
-                    category: None,
-                    rule: None,
-                    message: one_line(&e.to_string()),
-                }),
+                Err(e) => problems.push(Problem { file: name.clone(), category: None, rule: None, message: one_line(&e.to_string()) }),
             }
         }
         if let Some(err) = RulesError::from_problems(std::mem::take(&mut problems)) {

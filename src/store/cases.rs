@@ -195,9 +195,9 @@ fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<CaseRecord, sqlx::Error> {
 /// Rows per INSERT: 22 parameters each, well under SQLite's 32,766.
 const INSERT_CHUNK: usize = 400;
 
-/// Inserts cases, skipping any whose source and source id exist. Returns `(source_id, id)` of
-/// each new row.
-pub async fn insert_many(conn: &mut SqliteConnection, cases: &[NewCase]) -> Result<Vec<(String, i64)>, sqlx::Error> {
+/// Inserts cases, skipping any whose source and source id exist. Returns `((source,
+/// source_id), id)` of each new row.
+pub async fn insert_many(conn: &mut SqliteConnection, cases: &[NewCase]) -> Result<Vec<((Source, String), i64)>, sqlx::Error> {
     let mut ids = Vec::with_capacity(cases.len());
     for chunk in cases.chunks(INSERT_CHUNK) {
         let mut qb: QueryBuilder<sqlx::Sqlite> = QueryBuilder::new(
@@ -227,9 +227,9 @@ pub async fn insert_many(conn: &mut SqliteConnection, cases: &[NewCase]) -> Resu
                 .push_bind(c.suppressed_reason.map(Suppression::as_str))
                 .push_bind(&c.text);
         });
-        qb.push(" ON CONFLICT (source, source_id) DO NOTHING RETURNING source_id, id");
+        qb.push(" ON CONFLICT (source, source_id) DO NOTHING RETURNING source, source_id, id");
         for row in qb.build().fetch_all(&mut *conn).await? {
-            ids.push((row.try_get(0)?, row.try_get(1)?));
+            ids.push(((Source::parse(row.try_get::<&str, _>(0)?), row.try_get(1)?), row.try_get(2)?));
         }
     }
     Ok(ids)

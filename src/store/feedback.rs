@@ -12,8 +12,16 @@ pub enum FeedbackOutcome {
 
 impl Store {
     /// Records a vote; a second vote by the same person on the same case replaces the first.
-    pub async fn add_feedback(&self, case_id: i64, helpful: bool, voter: &str, source: &str, now: i64) -> Result<FeedbackOutcome, StoreError> {
-        let exists = sqlx::query("SELECT 1 FROM cases WHERE id = ?1").bind(case_id).fetch_optional(&self.write).await.map_err(|e| self.err(e))?;
+    pub async fn add_feedback(
+        &self,
+        case_id: i64,
+        helpful: bool,
+        voter: &str,
+        source: &str,
+        now: i64,
+    ) -> Result<FeedbackOutcome, StoreError> {
+        let exists =
+            sqlx::query("SELECT 1 FROM cases WHERE id = ?1").bind(case_id).fetch_optional(&self.write).await.map_err(|e| self.err(e))?;
         if exists.is_none() {
             return Ok(FeedbackOutcome::UnknownCase);
         }

@@ -31,7 +31,8 @@ pub async fn histories(conn: &mut SqliteConnection, queries: &[HistoryQuery<'_>]
     if queries.iter().all(|q| q.author.is_none() && q.account.is_none()) {
         return Ok(out);
     }
-    let rows: Vec<JsonQuery> = queries.iter().map(|q| JsonQuery { author: q.author, account: q.account, category: q.category, t: q.at }).collect();
+    let rows: Vec<JsonQuery> =
+        queries.iter().map(|q| JsonQuery { author: q.author, account: q.account, category: q.category, t: q.at }).collect();
     let json = serde_json::to_string(&rows).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     // Author and account are looked up as two index-only branches: an OR across the two
     // columns would make SQLite fetch every matching table row. UNION on rowid counts a case

@@ -17,7 +17,7 @@ pub use feedback::FeedbackOutcome;
 pub use stats::{StatsRows, TopRecurring};
 
 /// Database problems a user can act on, each one line.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot open the database {path}: {reason}")]
     Open { path: String, reason: String },
@@ -130,10 +130,13 @@ fn classify_error(path: &str, e: sqlx::Error) -> StoreError {
         StoreError::Locked { path }
     } else if lower.contains("not a database") || lower.contains("malformed") || lower.contains("file is encrypted") {
         StoreError::NotADatabase { path, reason: lower.replace("error returned from database: ", "") }
-    } else if lower.contains("unable to open") || lower.contains("permission denied") || lower.contains("readonly") || lower.contains("read-only") {
+    } else if lower.contains("unable to open")
+        || lower.contains("permission denied")
+        || lower.contains("readonly")
+        || lower.contains("read-only")
+    {
         StoreError::Open { path, reason }
     } else {
         StoreError::Query { path, reason }
     }
 }
-

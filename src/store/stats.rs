@@ -37,20 +37,22 @@ impl Store {
         let e = |e| self.err(e);
         let mut conn = self.read.acquire().await.map_err(e)?;
         let mut rows = StatsRows::default();
-        for r in sqlx::query("SELECT category, COUNT(*) FROM cases WHERE received_at >= ?1 GROUP BY category ORDER BY COUNT(*) DESC, category")
-            .bind(since)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(e)?
+        for r in
+            sqlx::query("SELECT category, COUNT(*) FROM cases WHERE received_at >= ?1 GROUP BY category ORDER BY COUNT(*) DESC, category")
+                .bind(since)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(e)?
         {
             rows.by_category.push((r.get(0), r.get(1)));
         }
         rows.total = rows.by_category.iter().map(|(_, n)| n).sum();
-        for r in sqlx::query("SELECT language, COUNT(*) FROM cases WHERE received_at >= ?1 GROUP BY language ORDER BY COUNT(*) DESC, language")
-            .bind(since)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(e)?
+        for r in
+            sqlx::query("SELECT language, COUNT(*) FROM cases WHERE received_at >= ?1 GROUP BY language ORDER BY COUNT(*) DESC, language")
+                .bind(since)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(e)?
         {
             rows.by_language.push((r.get(0), r.get(1)));
         }

@@ -1,0 +1,162 @@
+//! `GET /`: the dashboard for people who review triage, and the login form that gives browsers
+//! a session instead of a bearer token.
+
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Form;
+use serde::Deserialize;
+
+use super::auth::{token_matches, SESSION_COOKIE};
+use super::charts::{color, escape, hbars, stacked_bars};
+use super::{ApiError, AppState};
+use crate::stats::{compute, Stats};
+
+#[derive(Debug, Deserialize)]
+pub struct Params {
+    pub days: Option<u32>,
+}
+
+const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f9fafb;color:#111827}\
+header{background:#111827;color:#fff;padding:14px 28px;display:flex;justify-content:space-between;align-items:center}\
+header a{color:#93c5fd;margin-left:12px;text-decoration:none}header a.on{color:#fff;font-weight:700;text-decoration:underline}\
+main{max-width:960px;margin:0 auto;padding:20px}section{background:#fff;border:1px solid #e5e7eb;border-radius:8px;padding:14px;margin-bottom:18px}\
+.tiles{display:grid;grid-template-columns:repeat(4,1fr);gap:12px;margin-bottom:18px}.tile{background:#fff;border:1px solid #e5e7eb;border-radius:8px;padding:12px}\
+.tile b{display:block;font-size:26px}.tile span{color:#6b7280;font-size:13px}.chart{width:100%;height:auto}\
+.chart-title{font-size:16px;font-weight:600;fill:#111827}.tick,.legend,.label,.value{font-size:12px;fill:#374151}.empty{font-size:14px;fill:#6b7280}\
+table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #e5e7eb;font-size:14px}h2{font-size:16px;margin:4px 0 10px}";
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+pub fn render(s: &Stats, days: u32, categories: &[String]) -> String {
+    let mut html = String::with_capacity(32 * 1024);
+    html.push_str("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>triage dashboard</title>");
+    html.push_str(&format!("<style>{STYLE}</style></head><body><header><strong>triage: appKey/appToken support</strong><nav>Period:"));
+    for d in [7, 30, 90] {
+        html.push_str(&format!(r#"<a href="/?days={d}" class="{}">{d} days</a>"#, if d == days { "on" } else { "" }));
+    }
+    html.push_str("</nav></header><main>");
+    let sent = s.replies.sent + s.replies.pending;
+    html.push_str("<div class=\"tiles\">");
+    for (value, label) in [
+        (s.total_cases.to_string(), format!("cases in the last {days} days")),
+        (s.support_cases.to_string(), "support cases (category not none)".to_string()),
+        (pct(s.escalated_to_sponsor_share), "escalated to the Sponsor user".to_string()),
+        (pct(s.recurring_share), "recurring cases".to_string()),
+        (sent.to_string(), "replies posted".to_string()),
+        (s.replies.suppressed.to_string(), "replies held back".to_string()),
+        (s.recurrence_escalations.to_string(), "handed to people".to_string()),
+        (s.secrets_masked.to_string(), "leaked secrets masked".to_string()),
+    ] {
+        html.push_str(&format!("<div class=\"tile\"><b>{}</b><span>{}</span></div>", escape(&value), escape(&label)));
+    }
+    html.push_str("</div>");
+    html.push_str(&format!("<section>{}</section>", stacked_bars("Cases per day by category", &s.by_day, categories)));
+    let share: Vec<(String, f64, String, &str)> = s
+        .by_category
+        .iter()
+        .map(|c| (c.name.clone(), c.share, format!("{} ({})", c.cases, pct(c.share)), color(categories, &c.name)))
+        .collect();
+    html.push_str(&format!("<section>{}</section>", hbars("Category share", &share, 1.0)));
+    let helpful = s.feedback.iter().filter_map(|f| f.helpful_rate.map(|r| (f.category.clone(), r)));
+    let mut rates: Vec<(String, f64, String, &str)> = vec![
+        ("escalated to Sponsor".into(), s.escalated_to_sponsor_share, pct(s.escalated_to_sponsor_share), "#d97706"),
+        ("recurring".into(), s.recurring_share, pct(s.recurring_share), "#7c3aed"),
+    ];
+    rates.extend(helpful.map(|(c, r)| (format!("helpful: {c}"), r, pct(r), "#16a34a")));
+    html.push_str(&format!("<section>{}</section>", hbars("Escalation, recurrence and reply helpfulness", &rates, 1.0)));
+    let table = |title: &str, head: &[&str], rows: Vec<Vec<String>>| {
+        let mut t = format!("<section><h2>{}</h2><table><tr>", escape(title));
+        for h in head {
+            t.push_str(&format!("<th>{}</th>", escape(h)));
+        }
+        t.push_str("</tr>");
+        if rows.is_empty() {
+            t.push_str(&format!("<tr><td colspan=\"{}\">None in this period</td></tr>", head.len()));
+        }
+        for r in rows {
+            t.push_str("<tr>");
+            for cell in r {
+                t.push_str(&format!("<td>{}</td>", escape(&cell)));
+            }
+            t.push_str("</tr>");
+        }
+        t.push_str("</table></section>");
+        t
+    };
+    html.push_str(&table(
+        "Top recurring accounts",
+        &["account", "recurring cases", "categories"],
+        s.top_recurring_accounts.iter().map(|r| vec![r.id.clone(), r.cases.to_string(), r.categories.to_string()]).collect(),
+    ));
+    html.push_str(&table(
+        "Top recurring authors",
+        &["author", "recurring cases", "categories"],
+        s.top_recurring_authors.iter().map(|r| vec![r.id.clone(), r.cases.to_string(), r.categories.to_string()]).collect(),
+    ));
+    html.push_str(&table(
+        "Reply helpfulness",
+        &["category", "helpful", "not helpful", "rate"],
+        s.feedback
+            .iter()
+            .map(|f| {
+                vec![
+                    f.category.clone(),
+                    f.helpful.to_string(),
+                    f.not_helpful.to_string(),
+                    f.helpful_rate.map(pct).unwrap_or_else(|| "-".into()),
+                ]
+            })
+            .collect(),
+    ));
+    let mut replies = vec![
+        vec!["sent".to_string(), s.replies.sent.to_string()],
+        vec!["pending".into(), s.replies.pending.to_string()],
+        vec!["failed".into(), s.replies.failed.to_string()],
+    ];
+    replies.extend(s.replies.suppressed_by_reason.iter().map(|(r, n)| vec![format!("held back: {r}"), n.to_string()]));
+    html.push_str(&table("Replies", &["outcome", "cases"], replies));
+    html.push_str("</main></body></html>");
+    html
+}
+
+pub async fn page(State(state): State<AppState>, Query(p): Query<Params>) -> Result<Html<String>, ApiError> {
+    let days = match p.days.unwrap_or(30) {
+        d @ (7 | 30 | 90) => d,
+        other => return Err(ApiError::new(StatusCode::BAD_REQUEST, format!("days={other}: choose 7, 30 or 90"))),
+    };
+    let stats =
+        compute(state.pipeline.store(), std::time::Duration::from_secs(u64::from(days) * 86_400), 10, crate::pipeline::now()).await?;
+    let categories: Vec<String> = state.pipeline.classifier().pack().categories.iter().map(|c| c.id.clone()).collect();
+    Ok(Html(render(&stats, days, &categories)))
+}
+
+pub async fn login_form(State(state): State<AppState>) -> Response {
+    if state.api_token.is_none() {
+        return Redirect::to("/").into_response();
+    }
+    Html(format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>triage login</title><style>{STYLE}</style></head><body><main><section><h2>Sign in to the triage dashboard</h2>\
+         <form method=\"post\" action=\"/login\"><label>API token <input type=\"password\" name=\"token\" autofocus></label> <button>Sign in</button></form></section></main></body></html>"
+    ))
+    .into_response()
+}
+
+#[derive(Deserialize)]
+pub struct Login {
+    token: String,
+}
+
+pub async fn login(State(state): State<AppState>, Form(form): Form<Login>) -> Response {
+    let Some(expected) = state.api_token.as_deref() else {
+        return Redirect::to("/").into_response();
+    };
+    if !token_matches(expected, form.token.trim()) {
+        return (StatusCode::UNAUTHORIZED, Html("<p>Wrong token. <a href=\"/login\">Try again</a></p>")).into_response();
+    }
+    let session = state.sessions.create();
+    let cookie = format!("{SESSION_COOKIE}={session}; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200");
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
+}

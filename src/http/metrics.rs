@@ -1,0 +1,103 @@
+//! Prometheus metrics: requests, latency, classifications, replies and suppressions.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use super::AppState;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub route: String,
+    pub method: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabel {
+    pub route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CategoryLabel {
+    pub category: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<RequestLabels, Counter>,
+    pub latency: Family<RouteLabel, Histogram>,
+    pub classifications: Family<CategoryLabel, Counter>,
+    pub replies: Counter,
+    pub suppressions: Family<ReasonLabel, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("triage");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RouteLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0].into_iter())
+        });
+        let classifications = Family::<CategoryLabel, Counter>::default();
+        let replies = Counter::default();
+        let suppressions = Family::<ReasonLabel, Counter>::default();
+        registry.register("http_requests", "HTTP requests by route, method and status", requests.clone());
+        registry.register("http_request_duration_seconds", "HTTP request latency", latency.clone());
+        registry.register("classifications", "Messages classified, by category", classifications.clone());
+        registry.register("replies", "Replies decided to be posted", replies.clone());
+        registry.register("suppressions", "Replies held back, by reason", suppressions.clone());
+        Metrics { registry, requests, latency, classifications, replies, suppressions }
+    }
+}
+
+impl Metrics {
+    /// Counts one freshly stored case.
+    pub fn record_case(&self, case: &crate::store::CaseRecord) {
+        self.classifications.get_or_create(&CategoryLabel { category: case.category.clone() }).inc();
+        match case.suppressed_reason {
+            Some(reason) => {
+                self.suppressions.get_or_create(&ReasonLabel { reason: reason.as_str().to_string() }).inc();
+            }
+            None => {
+                self.replies.inc();
+            }
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let started = Instant::now();
+    let response = next.run(req).await;
+    let m = &state.metrics;
+    m.latency.get_or_create(&RouteLabel { route: route.clone() }).observe(started.elapsed().as_secs_f64());
+    m.requests.get_or_create(&RequestLabels { route, method, status: response.status().as_u16() }).inc();
+    response
+}
+
+pub async fn get(State(state): State<AppState>) -> Response {
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.encode()).into_response()
+}

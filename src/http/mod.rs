@@ -1,0 +1,125 @@
+//! The HTTP API and dashboard (axum). One handler per file; this one builds the router and
+//! holds what handlers share: state, errors, the JSON extractor and authentication.
+
+mod auth;
+mod cases;
+pub mod charts;
+mod dashboard;
+mod health;
+pub mod metrics;
+mod stats;
+mod tickets;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, Request};
+use axum::http::{HeaderName, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{middleware, Json, Router};
+use serde::Serialize;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::pipeline::Pipeline;
+
+pub use auth::Sessions;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub pipeline: Pipeline,
+    pub metrics: Arc<metrics::Metrics>,
+    /// `TRIAGE_API_TOKEN`; `None` means the server is loopback-only and open.
+    pub api_token: Option<Arc<str>>,
+    pub sessions: Sessions,
+}
+
+/// An error as API clients see it: a status and `{"error": "..."}`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError { status, message: message.into() }
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(ErrorBody { error: &self.message })).into_response()
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        tracing::error!(error = %e, "database error");
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the case store is unavailable; try again shortly")
+    }
+}
+
+/// `Json<T>` whose rejections (wrong content type, bad JSON, missing fields, too large) become
+/// `{"error": ...}` with the right 4xx status.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) => {
+                let status = rejection.status();
+                let message = match &rejection {
+                    JsonRejection::MissingJsonContentType(_) => "expected `Content-Type: application/json`".to_string(),
+                    _ if status == StatusCode::PAYLOAD_TOO_LARGE => "the request body is over the size limit".to_string(),
+                    other => other.body_text(),
+                };
+                Err(ApiError::new(status, message))
+            }
+        }
+    }
+}
+
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    let protected = Router::new()
+        .route("/v1/tickets", post(tickets::create))
+        .route("/v1/cases/{id}", get(cases::get))
+        .route("/v1/cases/{id}/feedback", post(cases::feedback))
+        .route("/v1/stats", get(stats::get))
+        .route("/metrics", get(metrics::get))
+        .route("/", get(dashboard::page))
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require));
+    Router::new()
+        .merge(protected)
+        .route("/login", get(dashboard::login_form).post(dashboard::login))
+        .route("/healthz", get(health::live))
+        .route("/readyz", get(health::ready))
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// How long in-flight requests may take to finish after a shutdown signal.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
