@@ -3,6 +3,7 @@
 mod classify;
 mod eval;
 mod explain;
+pub use explain::render as render_explanation;
 pub mod import;
 mod rules;
 mod serve;

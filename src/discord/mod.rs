@@ -1,23 +1,114 @@
-//! The Discord adapter (serenity + poise).
+//! The Discord adapter: serenity for the gateway and REST, poise for slash commands.
+//!
+//! Handlers are thin: they turn Discord events into pipeline calls and pipeline decisions into
+//! Discord messages. One handler per file in `handlers/`, one command per file in `commands/`.
+
+mod commands;
+mod handlers;
+mod reply;
 
 use std::sync::Arc;
+
+use anyhow::Context as _;
+use poise::serenity_prelude as serenity;
 
 use crate::config::DiscordConfig;
 use crate::http::metrics::Metrics;
 use crate::pipeline::Pipeline;
 
+pub type Error = anyhow::Error;
+pub type Context<'a> = poise::Context<'a, Data, Error>;
+
+/// What every handler and command shares.
+pub struct Data {
+    pub pipeline: Pipeline,
+    pub config: DiscordConfig,
+    pub metrics: Arc<Metrics>,
+    pub bot_id: serenity::UserId,
+}
+
+/// A running bot; dropped or shut down with the rest of `triage serve`.
 pub struct Bot {
-    shard_manager: Arc<serenity::gateway::ShardManager>,
+    shard_manager: Arc<serenity::ShardManager>,
     task: tokio::task::JoinHandle<()>,
 }
 
+/// The gateway events the bot needs. Message Content is privileged: enable it for the
+/// application in the Developer Portal.
+pub fn intents() -> serenity::GatewayIntents {
+    serenity::GatewayIntents::GUILDS
+        | serenity::GatewayIntents::GUILD_MESSAGES
+        | serenity::GatewayIntents::MESSAGE_CONTENT
+        | serenity::GatewayIntents::GUILD_MESSAGE_REACTIONS
+}
+
 impl Bot {
-    pub async fn start(_token: String, _config: DiscordConfig, _pipeline: Pipeline, _metrics: Arc<Metrics>) -> anyhow::Result<Bot> {
-        anyhow::bail!("the Discord bot is not built yet")
+    /// Connects to Discord (or to `proxy_url`) and starts handling events in the background.
+    pub async fn start(token: String, config: DiscordConfig, pipeline: Pipeline, metrics: Arc<Metrics>) -> anyhow::Result<Bot> {
+        let mut http = serenity::HttpBuilder::new(&token);
+        if let Some(proxy) = &config.proxy_url {
+            // The proxy owns rate limiting across processes; serenity ignores the proxy while
+            // its own rate limiter is on.
+            http = http.proxy(proxy.trim_end_matches('/')).ratelimiter_disabled(true);
+        }
+        let http = http.build();
+        let framework = poise::Framework::builder()
+            .options(poise::FrameworkOptions {
+                commands: vec![commands::triage()],
+                on_error: |error| Box::pin(on_error(error)),
+                event_handler: |ctx, event, _framework, data| Box::pin(handlers::dispatch(ctx, event, data)),
+                ..Default::default()
+            })
+            .initialize_owners(false)
+            .setup(move |ctx, ready, framework| {
+                Box::pin(async move {
+                    tracing::info!(user = %ready.user.name, guilds = ready.guilds.len(), "connected to Discord");
+                    if let Err(e) = poise::builtins::register_globally(ctx, &framework.options().commands).await {
+                        tracing::warn!(error = %e, "could not register slash commands; they may be missing until the next start");
+                    }
+                    Ok(Data { pipeline, config, metrics, bot_id: ready.user.id })
+                })
+            })
+            .build();
+        let mut client = serenity::ClientBuilder::new_with_http(http, intents())
+            .framework(framework)
+            .await
+            .context("cannot create the Discord client")?;
+        let shard_manager = client.shard_manager.clone();
+        let task = tokio::spawn(async move {
+            if let Err(e) = client.start().await {
+                tracing::error!(error = %e, "the Discord client stopped");
+            }
+        });
+        Ok(Bot { shard_manager, task })
     }
 
     pub async fn shutdown(self) {
         self.shard_manager.shutdown_all().await;
-        let _ = self.task.await;
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), self.task).await;
+    }
+}
+
+/// The one error handler: log with context, tell the user briefly, never crash.
+async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
+    match error {
+        poise::FrameworkError::Command { error, ctx, .. } => {
+            tracing::warn!(command = %ctx.command().qualified_name, error = %crate::error::one_line(&error), "command failed");
+            let _ = ctx
+                .send(
+                    poise::CreateReply::default()
+                        .content(format!("Sorry, that failed: {}", crate::error::one_line(&error)))
+                        .ephemeral(true),
+                )
+                .await;
+        }
+        poise::FrameworkError::EventHandler { error, event, .. } => {
+            tracing::warn!(event = event.snake_case_name(), error = %crate::error::one_line(&error), "event handler failed");
+        }
+        other => {
+            if let Err(e) = poise::builtins::on_error(other).await {
+                tracing::warn!(error = %e, "while handling an error");
+            }
+        }
     }
 }

@@ -1,0 +1,57 @@
+//! A message in a watched channel: triage it and maybe answer.
+
+use poise::serenity_prelude as serenity;
+
+use crate::discord::reply::{deliver, Target};
+use crate::discord::{Data, Error};
+use crate::pipeline::{Delivery, Incoming};
+use crate::respond::Channel;
+use crate::store::Source;
+
+/// Whether a message is ours to triage: a person's, in a watched channel, with text.
+pub fn wanted(msg: &serenity::Message, data: &Data, watched: bool) -> bool {
+    watched && !msg.author.bot && msg.author.id != data.bot_id && msg.webhook_id.is_none() && !msg.content.trim().is_empty()
+}
+
+pub async fn handle(ctx: &serenity::Context, msg: &serenity::Message, data: &Data) -> Result<(), Error> {
+    let watched = data.config.channels.contains(&msg.channel_id.get());
+    if !wanted(msg, data, watched) {
+        return Ok(());
+    }
+    triage_message(ctx, msg, data, None).await
+}
+
+/// The pipeline for one Discord message; `thread` is set for forum posts.
+pub async fn triage_message(
+    ctx: &serenity::Context,
+    msg: &serenity::Message,
+    data: &Data,
+    thread: Option<serenity::ChannelId>,
+) -> Result<(), Error> {
+    if crate::error::check_message(&msg.content).is_err() {
+        return Ok(());
+    }
+    let classification = data.pipeline.analyse(&msg.content);
+    // A leaked token is removed before anything else happens, when we are allowed to.
+    let mut leak_deleted = None;
+    if classification.secrets_found > 0 {
+        let deleted = data.config.delete_leaks
+            && msg.delete(&ctx.http).await.map_err(|e| tracing::info!(error = %e, "could not delete a message that leaks a token")).is_ok();
+        leak_deleted = Some(deleted);
+    }
+    let mut incoming = Incoming::new(Source::Discord, msg.id.to_string(), msg.content.clone());
+    incoming.guild_id = msg.guild_id.map(|g| g.to_string());
+    incoming.channel_id = Some(msg.channel_id.to_string());
+    incoming.thread_id = thread.map(|t| t.to_string());
+    incoming.author = Some(msg.author.id.to_string());
+    let channel = Channel { now: crate::pipeline::now(), leak_deleted, staff_mention: data.config.staff_role.map(|r| format!("<@&{r}>")) };
+    let handled = data.pipeline.record(incoming, classification, &channel, Delivery::Post).await?;
+    if handled.duplicate {
+        return Ok(());
+    }
+    data.metrics.record_case(&handled.case);
+    tracing::info!(case_id = handled.case.id, category = %handled.case.category, confidence = handled.case.confidence, "message triaged");
+    let target = Target { channel: msg.channel_id, reference: (leak_deleted != Some(true)).then_some(msg.id), author: msg.author.id };
+    deliver(&ctx.http, data, &handled, target).await;
+    Ok(())
+}

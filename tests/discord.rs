@@ -1,0 +1,240 @@
+//! The Discord bot end to end: the real serenity client inside `triage serve`, connected to a
+//! fake Discord on loopback (tests/support/fake_discord.rs).
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::fake_discord::{message, user, FakeDiscord, BOT_ID, GUILD_ID};
+use triage::config::{Config, DiscordConfig};
+use triage::startup::{Application, Settings};
+use triage::store::{ReplyStatus, Source, Store};
+
+const CHANNEL: u64 = 100_000_000_000_000_001;
+const OTHER_CHANNEL: u64 = 100_000_000_000_000_002;
+const FORUM: u64 = 100_000_000_000_000_003;
+const STAFF_ROLE: u64 = 300_000_000_000_000_001;
+const TOKEN: &str =
+    "RDLSBQGBCNNCHCRNBSDHUUSBSSMBHBREJNERDSJRVFDSSUGLDRWCSBTGPVRNYKOSOLJHZFWYHCSJQPKXOJTCDQNFYKEPNBVCYRSZKKWLTPSZOCCIPWVCBXWJUSVOJWMV";
+
+struct Harness {
+    fake: FakeDiscord,
+    store: Store,
+    dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+async fn start() -> Harness {
+    let fake = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::default();
+    config.discord = DiscordConfig {
+        channels: vec![CHANNEL],
+        forums: vec![FORUM],
+        staff_role: Some(STAFF_ROLE),
+        delete_leaks: true,
+        proxy_url: Some(fake.rest_base.clone()),
+    };
+    let settings = Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        api_token: None,
+        discord_token: Some("fake-bot-token".into()),
+        database: dir.path().join("cases.db"),
+        rules: None,
+        config,
+    };
+    let app = Application::build(settings).await.expect("app with bot builds");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(app.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    fake.wait_ready().await;
+    let store = Store::open(&dir.path().join("cases.db")).await.unwrap();
+    Harness { fake, store, dir, stop: Some(stop), handle }
+}
+
+impl Harness {
+    async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(15), self.handle).await;
+        self.dir
+    }
+
+    async fn case_of(&self, message_id: u64) -> triage::store::CaseRecord {
+        for _ in 0..500 {
+            if let Some(c) = self.store.case_by_source(Source::Discord, &message_id.to_string()).await.unwrap() {
+                if c.reply_status != ReplyStatus::Pending {
+                    return c;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("no settled case for message {message_id}");
+    }
+}
+
+fn person(id: u64) -> Value {
+    user(id, &format!("member{id}"), false)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn support_question_gets_the_remediation_posted_as_a_reply() {
+    let h = start().await;
+    h.fake.dispatch(
+        "MESSAGE_CREATE",
+        message(5001, CHANNEL, person(42), "I made a new app key an hour ago and all my requests get 403. Does the key need a role?"),
+    );
+    let posts = h.fake.wait_for(|r| r.method == "POST" && r.path.ends_with(&format!("{CHANNEL}/messages")), 1).await;
+    let body = &posts[0].body;
+    let content = body["content"].as_str().unwrap();
+    assert!(content.contains("The application key is not linked to any role"), "{content}");
+    assert!(content.contains("Account settings > Roles"));
+    assert!(content.chars().count() <= 2000);
+    assert_eq!(body["message_reference"]["message_id"], "5001");
+    assert_eq!(body["allowed_mentions"]["parse"], json!([]), "nothing may ping @everyone or roles");
+    assert!(body["allowed_mentions"]["roles"].as_array().is_none_or(|r| r.is_empty()));
+    let case = h.case_of(5001).await;
+    assert_eq!(case.category, "key-not-linked-to-role");
+    assert_eq!(case.reply_status, ReplyStatus::Sent);
+    assert!(case.reply_ref.is_some());
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bot_self_off_topic_and_unwatched_messages_get_nothing() {
+    let h = start().await;
+    let support = "Can someone who isn't the Sponsor create keys?";
+    h.fake.dispatch("MESSAGE_CREATE", message(6001, CHANNEL, user(77, "otherbot", true), support));
+    h.fake.dispatch("MESSAGE_CREATE", message(6002, CHANNEL, user(BOT_ID, "triage", true), support));
+    h.fake.dispatch("MESSAGE_CREATE", message(6003, CHANNEL, person(43), "Good morning folks, how do I add a banner to the home page?"));
+    h.fake.dispatch("MESSAGE_CREATE", message(6004, OTHER_CHANNEL, person(43), support));
+    // A sentinel that must be answered proves the earlier events were processed.
+    h.fake.dispatch("MESSAGE_CREATE", message(6005, CHANNEL, person(44), support));
+    h.fake.wait_for(|r| r.method == "POST" && r.body["message_reference"]["message_id"] == "6005", 1).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let posts: Vec<_> = h.fake.requests().into_iter().filter(|r| r.method == "POST" && r.path.contains("/channels/")).collect();
+    assert_eq!(posts.len(), 1, "{posts:#?}");
+    assert_eq!(h.case_of(6003).await.suppressed_reason.map(|r| r.as_str()), Some("not_support"));
+    assert!(h.store.case_by_source(Source::Discord, "6001").await.unwrap().is_none(), "bots are not even recorded");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaked_token_is_deleted_and_masked_everywhere() {
+    let h = start().await;
+    let text = format!("here's what I send, still 401:\nX-VTEX-API-AppKey: vtexappkey-demo-LAOLFT\nX-VTEX-API-AppToken:  {TOKEN}");
+    h.fake.dispatch("MESSAGE_CREATE", message(7001, CHANNEL, person(45), &text));
+    h.fake.wait_for(|r| r.method == "DELETE" && r.path == format!("/api/v10/channels/{CHANNEL}/messages/7001"), 1).await;
+    let post = h.fake.wait_for(|r| r.method == "POST" && r.path.ends_with(&format!("{CHANNEL}/messages")), 1).await.remove(0);
+    let content = post.body["content"].as_str().unwrap();
+    assert!(!content.contains(&TOKEN[..20]));
+    assert!(content.contains("Your message contained an appToken") && content.contains("I deleted your message"), "{content}");
+    assert!(content.contains("<@45>"), "the author is addressed since the message is gone");
+    assert!(post.body.get("message_reference").is_none_or(Value::is_null));
+    assert_eq!(post.body["allowed_mentions"]["users"], json!(["45"]));
+    let case = h.case_of(7001).await;
+    assert_eq!(case.secrets_found, 1);
+    assert!(case.escalate_to_sponsor);
+    assert!(case.text.contains("[masked:apptoken]") && !case.text.contains(&TOKEN[..20]));
+    assert!(h.fake.requests().iter().all(|r| !r.body.to_string().contains(&TOKEN[..20])));
+    let dir = h.stop().await;
+    for name in ["cases.db", "cases.db-wal"] {
+        if let Ok(bytes) = std::fs::read(dir.path().join(name)) {
+            assert!(!bytes.windows(20).any(|w| w == &TOKEN.as_bytes()[..20]), "token on disk in {name}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_manage_messages_the_author_is_asked_to_delete_the_leak() {
+    let h = start().await;
+    h.fake.deny_deletes(true);
+    h.fake.dispatch("MESSAGE_CREATE", message(7101, CHANNEL, person(46), &format!("my appToken is {TOKEN}, why 401?")));
+    let post = h.fake.wait_for(|r| r.method == "POST" && r.path.ends_with(&format!("{CHANNEL}/messages")), 1).await.remove(0);
+    let content = post.body["content"].as_str().unwrap();
+    assert!(content.contains("Please delete your message") && !content.contains(&TOKEN[..20]), "{content}");
+    assert_eq!(post.body["message_reference"]["message_id"], "7101");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn third_recurrence_pings_the_staff_role() {
+    let h = start().await;
+    let text = "We lost the token for our ERP key, where can we find it?";
+    for (i, id) in [8001u64, 8002, 8003].into_iter().enumerate() {
+        h.fake.dispatch("MESSAGE_CREATE", message(id, CHANNEL, person(47), text));
+        h.case_of(id).await;
+        assert!(i < 3);
+    }
+    let posts = h.fake.posts_to(CHANNEL);
+    assert_eq!(posts.len(), 2, "first answer, second held by cooldown, third hands over: {posts:#?}");
+    let handover = &posts[1].body;
+    assert!(handover["content"].as_str().unwrap().contains(&format!("<@&{STAFF_ROLE}>")));
+    assert_eq!(handover["allowed_mentions"]["roles"], json!([STAFF_ROLE.to_string()]));
+    assert_eq!(handover["allowed_mentions"]["parse"], json!([]));
+    assert_eq!(h.case_of(8002).await.suppressed_reason.map(|r| r.as_str()), Some("cooldown"));
+    assert!(h.case_of(8003).await.recurrence_escalation);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_forum_thread_is_answered_in_the_thread() {
+    let h = start().await;
+    let thread: u64 = 9001;
+    h.fake.add_starter(message(thread, thread, person(48), "Esqueci de copiar o appToken, como vejo de novo?"));
+    h.fake.dispatch(
+        "THREAD_CREATE",
+        json!({"id": thread.to_string(), "type": 11, "guild_id": GUILD_ID.to_string(), "parent_id": FORUM.to_string(), "name": "appToken perdido",
+               "owner_id": "48", "thread_metadata": {"archived": false, "auto_archive_duration": 1440, "archive_timestamp": "2026-11-28T12:00:00.000000+00:00", "locked": false},
+               "newly_created": true, "message_count": 0, "member_count": 1}),
+    );
+    let post = h.fake.wait_for(|r| r.method == "POST" && r.path == format!("/api/v10/channels/{thread}/messages"), 1).await.remove(0);
+    assert!(post.body["content"].as_str().unwrap().contains("usuário Sponsor"), "answered in Portuguese");
+    assert_eq!(post.body["message_reference"]["message_id"], thread.to_string());
+    let case = h.case_of(thread).await;
+    assert_eq!(case.category, "apptoken-lost");
+    assert_eq!(case.thread_id.as_deref(), Some("9001"));
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thumbs_reaction_on_a_reply_becomes_feedback() {
+    let h = start().await;
+    h.fake.dispatch("MESSAGE_CREATE", message(9101, CHANNEL, person(49), "Could a trailing space in my appKey cause 401?"));
+    let case = h.case_of(9101).await;
+    let reply = case.reply_ref.clone().expect("reply id recorded");
+    let reaction = |user_id: &str, emoji: &str| {
+        json!({"user_id": user_id, "channel_id": CHANNEL.to_string(), "message_id": reply, "guild_id": GUILD_ID.to_string(),
+               "emoji": {"id": null, "name": emoji}, "burst": false, "type": 0})
+    };
+    h.fake.dispatch("MESSAGE_REACTION_ADD", reaction("49", "👍"));
+    h.fake.dispatch("MESSAGE_REACTION_ADD", reaction("50", "👎"));
+    h.fake.dispatch("MESSAGE_REACTION_ADD", reaction(&BOT_ID.to_string(), "👍"));
+    for _ in 0..250 {
+        if h.store.feedback_counts(case.id).await.unwrap() == (1, 1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(h.store.feedback_counts(case.id).await.unwrap(), (1, 1), "the bot's own reaction is not a vote");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discord_rest_500_does_not_crash_the_bot_and_the_case_is_kept() {
+    let h = start().await;
+    h.fake.fail_posts(true);
+    h.fake
+        .dispatch("MESSAGE_CREATE", message(9201, CHANNEL, person(51), "My user can't generate application keys. Who in our account can?"));
+    let case = h.case_of(9201).await;
+    assert_eq!(case.reply_status, ReplyStatus::Failed);
+    assert_eq!(case.category, "sponsor-required");
+    h.fake.fail_posts(false);
+    h.fake.dispatch("MESSAGE_CREATE", message(9202, CHANNEL, person(52), "I never saved the appToken. Can I look it up somewhere?"));
+    assert_eq!(h.case_of(9202).await.reply_status, ReplyStatus::Sent, "still alive and answering");
+    h.stop().await;
+}

@@ -1,0 +1,215 @@
+//! A fake Discord on loopback: a gateway websocket (HELLO, IDENTIFY -> READY, heartbeat ACKs,
+//! scripted dispatches as plain JSON text frames) and the REST routes the bot calls, recording
+//! every request. The real serenity client connects to it through `discord.proxy_url`.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::IntoResponse;
+use axum::Json;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::broadcast;
+use tokio_tungstenite::tungstenite::Message as Frame;
+
+pub const BOT_ID: u64 = 900_000_000_000_000_001;
+pub const APP_ID: u64 = 900_000_000_000_000_002;
+pub const GUILD_ID: u64 = 800_000_000_000_000_001;
+
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub body: Value,
+}
+
+#[derive(Clone)]
+struct Shared {
+    requests: Arc<Mutex<Vec<Recorded>>>,
+    fail_posts: Arc<AtomicBool>,
+    deny_deletes: Arc<AtomicBool>,
+    next_id: Arc<AtomicU64>,
+    gateway_url: String,
+    /// Starter messages of forum threads, served by GET /channels/{thread}/messages/{id}.
+    starters: Arc<Mutex<Vec<Value>>>,
+}
+
+pub struct FakeDiscord {
+    pub rest_base: String,
+    shared: Shared,
+    events: broadcast::Sender<Value>,
+    identified: Arc<AtomicU64>,
+    seq: AtomicU64,
+}
+
+pub fn user(id: u64, name: &str, bot: bool) -> Value {
+    json!({"id": id.to_string(), "username": name, "discriminator": "0", "global_name": null, "avatar": null, "bot": bot})
+}
+
+pub fn message(id: u64, channel: u64, author: Value, content: &str) -> Value {
+    json!({
+        "id": id.to_string(), "channel_id": channel.to_string(), "guild_id": GUILD_ID.to_string(),
+        "author": author, "content": content, "timestamp": "2026-11-28T12:00:00.000000+00:00",
+        "edited_timestamp": null, "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [],
+        "attachments": [], "embeds": [], "pinned": false, "type": 0
+    })
+}
+
+async fn rest(State(s): State<Shared>, method: Method, uri: Uri, body: Bytes) -> axum::response::Response {
+    let path = uri.path().to_string();
+    let body_json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    s.requests.lock().unwrap().push(Recorded { method: method.to_string(), path: path.clone(), body: body_json.clone() });
+    let parts: Vec<&str> = path.trim_start_matches("/api/v10/").split('/').collect();
+    match (method.as_str(), parts.as_slice()) {
+        ("GET", ["gateway"]) => Json(json!({"url": s.gateway_url})).into_response(),
+        ("GET", ["gateway", "bot"]) => Json(json!({"url": s.gateway_url, "shards": 1, "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}})).into_response(),
+        ("PUT", ["applications", _, "commands"]) => Json(json!([])).into_response(),
+        ("POST", ["channels", channel, "messages"]) => {
+            if s.fail_posts.load(Ordering::SeqCst) {
+                return (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"message": "Internal Server Error", "code": 0}))).into_response();
+            }
+            let id = s.next_id.fetch_add(1, Ordering::SeqCst);
+            let content = body_json.get("content").and_then(Value::as_str).unwrap_or("");
+            let channel: u64 = channel.parse().unwrap_or(0);
+            Json(message(id, channel, user(BOT_ID, "triage", true), content)).into_response()
+        }
+        ("DELETE", ["channels", _, "messages", _]) => {
+            if s.deny_deletes.load(Ordering::SeqCst) {
+                return (StatusCode::FORBIDDEN, Json(json!({"message": "Missing Permissions", "code": 50013}))).into_response();
+            }
+            StatusCode::NO_CONTENT.into_response()
+        }
+        ("GET", ["channels", _, "messages", id]) => {
+            let found = s.starters.lock().unwrap().iter().find(|m| m["id"] == *id).cloned();
+            match found {
+                Some(m) => Json(m).into_response(),
+                None => (StatusCode::NOT_FOUND, Json(json!({"message": "Unknown Message", "code": 10008}))).into_response(),
+            }
+        }
+        _ => (StatusCode::NOT_FOUND, Json(json!({"message": "not faked", "code": 0}))).into_response(),
+    }
+}
+
+async fn gateway_connection(stream: tokio::net::TcpStream, events: broadcast::Sender<Value>, identified: Arc<AtomicU64>) {
+    let Ok(ws) = tokio_tungstenite::accept_async(stream).await else { return };
+    let (mut tx, mut rx) = ws.split();
+    let hello = json!({"op": 10, "d": {"heartbeat_interval": 41250}, "s": null, "t": null});
+    if tx.send(Frame::Text(hello.to_string())).await.is_err() {
+        return;
+    }
+    let mut scripted = events.subscribe();
+    let mut seq = 1u64;
+    loop {
+        tokio::select! {
+            frame = rx.next() => {
+                let Some(Ok(frame)) = frame else { return };
+                let Ok(text) = frame.to_text() else { continue };
+                let Ok(v) = serde_json::from_str::<Value>(text) else { continue };
+                match v["op"].as_u64() {
+                    Some(1) => { let _ = tx.send(Frame::Text(json!({"op": 11, "d": null, "s": null, "t": null}).to_string())).await; }
+                    Some(2) => {
+                        let ready = json!({"op": 0, "t": "READY", "s": seq, "d": {
+                            "v": 10, "user": user(BOT_ID, "triage", true), "guilds": [], "session_id": "fake-session",
+                            "resume_gateway_url": "ws://127.0.0.1:1", "application": {"id": APP_ID.to_string(), "flags": 0}
+                        }});
+                        seq += 1;
+                        let _ = tx.send(Frame::Text(ready.to_string())).await;
+                        identified.fetch_add(1, Ordering::SeqCst);
+                    }
+                    _ => {}
+                }
+            }
+            event = scripted.recv() => {
+                let Ok(event) = event else { continue };
+                let frame = json!({"op": 0, "t": event["t"], "s": seq, "d": event["d"]});
+                seq += 1;
+                if tx.send(Frame::Text(frame.to_string())).await.is_err() { return; }
+            }
+        }
+    }
+}
+
+impl FakeDiscord {
+    pub async fn start() -> FakeDiscord {
+        let ws_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let gateway_url = format!("ws://{}", ws_listener.local_addr().unwrap());
+        let (events, _) = broadcast::channel(64);
+        let identified = Arc::new(AtomicU64::new(0));
+        let (ev, idf) = (events.clone(), identified.clone());
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = ws_listener.accept().await {
+                tokio::spawn(gateway_connection(stream, ev.clone(), idf.clone()));
+            }
+        });
+        let shared = Shared {
+            requests: Arc::default(),
+            fail_posts: Arc::default(),
+            deny_deletes: Arc::default(),
+            next_id: Arc::new(AtomicU64::new(700_000_000_000_000_000)),
+            gateway_url,
+            starters: Arc::default(),
+        };
+        let app = axum::Router::new().fallback(rest).with_state(shared.clone());
+        let rest_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let rest_base = format!("http://{}", rest_listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let _ = axum::serve(rest_listener, app).await;
+        });
+        FakeDiscord { rest_base, shared, events, identified, seq: AtomicU64::new(0) }
+    }
+
+    /// Waits until a client has identified and the READY is out.
+    pub async fn wait_ready(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while self.identified.load(Ordering::SeqCst) == 0 {
+            assert!(tokio::time::Instant::now() < deadline, "the bot never identified");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Let poise's setup (command registration) finish.
+        self.wait_for(|r| r.method == "PUT" && r.path.ends_with("/commands"), 1).await;
+    }
+
+    pub fn dispatch(&self, t: &str, d: Value) {
+        self.seq.fetch_add(1, Ordering::SeqCst);
+        let _ = self.events.send(json!({"t": t, "d": d}));
+    }
+
+    pub fn add_starter(&self, m: Value) {
+        self.shared.starters.lock().unwrap().push(m);
+    }
+
+    pub fn fail_posts(&self, on: bool) {
+        self.shared.fail_posts.store(on, Ordering::SeqCst);
+    }
+
+    pub fn deny_deletes(&self, on: bool) {
+        self.shared.deny_deletes.store(on, Ordering::SeqCst);
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.shared.requests.lock().unwrap().clone()
+    }
+
+    pub fn posts_to(&self, channel: u64) -> Vec<Recorded> {
+        let path = format!("/api/v10/channels/{channel}/messages");
+        self.requests().into_iter().filter(|r| r.method == "POST" && r.path == path).collect()
+    }
+
+    /// Waits until at least `n` recorded requests match.
+    pub async fn wait_for(&self, pred: impl Fn(&Recorded) -> bool, n: usize) -> Vec<Recorded> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let found: Vec<Recorded> = self.requests().into_iter().filter(|r| pred(r)).collect();
+            if found.len() >= n {
+                return found;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "timed out waiting; requests so far: {:#?}", self.requests());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
