@@ -29,13 +29,15 @@ struct Harness {
 async fn start() -> Harness {
     let fake = FakeDiscord::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::default();
-    config.discord = DiscordConfig {
-        channels: vec![CHANNEL],
-        forums: vec![FORUM],
-        staff_role: Some(STAFF_ROLE),
-        delete_leaks: true,
-        proxy_url: Some(fake.rest_base.clone()),
+    let config = Config {
+        discord: DiscordConfig {
+            channels: vec![CHANNEL],
+            forums: vec![FORUM],
+            staff_role: Some(STAFF_ROLE),
+            delete_leaks: true,
+            proxy_url: Some(fake.rest_base.clone()),
+        },
+        ..Config::default()
     };
     let settings = Settings {
         listen: "127.0.0.1:0".parse().unwrap(),
