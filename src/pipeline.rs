@@ -247,7 +247,7 @@ impl Core {
             })
             .collect();
         let window = self.policy.recurrence_window_secs;
-        let mut stored_history = store::history::histories(conn, &queries, window).await?.into_iter();
+        let mut stored_history = store::history::histories(conn, &queries, window, self.policy.cooldown_secs).await?.into_iter();
 
         let mut new_cases: Vec<NewCase> = Vec::with_capacity(jobs.len());
         let mut decisions = Vec::with_capacity(jobs.len());

@@ -198,7 +198,7 @@ fn compose(
             let days = (policy.recurrence_window_secs / 86_400).max(1).to_string();
             let mut text = pack
                 .message("recurring", language)
-                .replace("{count}", &case_number.to_string())
+                .replace("{count}", &count_text(case_number))
                 .replace("{category}", &cat.id)
                 .replace("{days}", &days);
             if let Some(staff) = &channel.staff_mention {
@@ -217,6 +217,16 @@ fn compose(
         pack.message("footer", language).replace("{category}", c.category_id()).replace("{confidence}", &format!("{:.2}", c.confidence));
     parts.push(footer);
     parts.join("\n\n")
+}
+
+/// The case number as shown; history is counted only up to a cap.
+fn count_text(case_number: u32) -> String {
+    let cap = crate::store::history::PRIOR_CAP;
+    if case_number > cap {
+        format!("{cap}+")
+    } else {
+        case_number.to_string()
+    }
 }
 
 /// Splits a reply into chunks of at most `limit` characters, at paragraph, then line, then

@@ -31,15 +31,12 @@ pub fn color(categories: &[String], category: &str) -> &'static str {
     categories.iter().position(|c| c == category).map(|i| PALETTE[i % PALETTE.len()]).unwrap_or(NONE_COLOR)
 }
 
-fn nice_max(v: i64) -> i64 {
-    let v = v.max(1);
-    let mag = 10i64.pow((v as f64).log10().floor() as u32);
-    for step in [1, 2, 5, 10] {
-        if step * mag >= v {
-            return step * mag;
-        }
-    }
-    10 * mag
+/// A round axis step (1, 2 or 5 times a power of ten) giving about four intervals up to `v`.
+fn nice_step(v: i64) -> i64 {
+    let raw = (v.max(1) as f64 / 4.0).max(1.0);
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * mag).find(|s| *s >= raw).unwrap_or(10.0 * mag);
+    step as i64
 }
 
 /// Cases per day, stacked by category, with axes and a legend.
@@ -47,7 +44,9 @@ pub fn stacked_bars(title: &str, days: &[Day], categories: &[String]) -> String 
     let (w, h, left, right, top, bottom) = (900.0, 340.0, 50.0, 20.0, 40.0, 90.0);
     let plot_w = w - left - right;
     let plot_h = h - top - bottom;
-    let max = nice_max(days.iter().map(|d| d.cases).max().unwrap_or(0));
+    let step = nice_step(days.iter().map(|d| d.cases).max().unwrap_or(0));
+    let top_value = days.iter().map(|d| d.cases).max().unwrap_or(0).max(1);
+    let max = step * ((top_value + step - 1) / step);
     let mut svg = String::new();
     let _ = write!(
         svg,
@@ -55,8 +54,8 @@ pub fn stacked_bars(title: &str, days: &[Day], categories: &[String]) -> String 
         t = escape(title)
     );
     let _ = write!(svg, r#"<text x="{left}" y="22" class="chart-title">{}</text>"#, escape(title));
-    for i in 0..=4 {
-        let v = max * i / 4;
+    for i in 0..=(max / step) {
+        let v = step * i;
         let y = top + plot_h - plot_h * (v as f64) / (max as f64);
         let _ = write!(
             svg,
@@ -66,7 +65,7 @@ pub fn stacked_bars(title: &str, days: &[Day], categories: &[String]) -> String 
             y + 4.0
         );
     }
-    if days.is_empty() {
+    if days.iter().all(|d| d.cases == 0) {
         let _ = write!(
             svg,
             r#"<text x="{}" y="{}" text-anchor="middle" class="empty">No cases in this period</text>"#,
@@ -75,7 +74,7 @@ pub fn stacked_bars(title: &str, days: &[Day], categories: &[String]) -> String 
         );
     }
     let slot = plot_w / days.len().max(1) as f64;
-    let bar = (slot * 0.7).max(1.0);
+    let bar = (slot * 0.7).clamp(1.0, 48.0);
     let label_every = (days.len() / 15).max(1);
     for (i, d) in days.iter().enumerate() {
         let x = left + slot * i as f64 + (slot - bar) / 2.0;
@@ -106,9 +105,14 @@ pub fn stacked_bars(title: &str, days: &[Day], categories: &[String]) -> String 
         }
     }
     let _ = write!(svg, r##"<line x1="{left}" x2="{}" y1="{}" y2="{}" stroke="#374151"/>"##, w - right, top + plot_h, top + plot_h);
-    let mut lx = left;
-    let ly = h - 14.0;
+    // The legend wraps onto a second line rather than running off the right edge.
+    let (mut lx, mut ly) = (left, h - 34.0);
     for cat in categories.iter().map(String::as_str).chain(std::iter::once("none")) {
+        let width = 24.0 + 7.0 * cat.len() as f64;
+        if lx + width > w - right {
+            lx = left;
+            ly += 20.0;
+        }
         let _ = write!(
             svg,
             r#"<rect x="{lx:.1}" y="{}" width="12" height="12" fill="{}"/><text x="{:.1}" y="{ly}" class="legend">{}</text>"#,
@@ -117,7 +121,7 @@ pub fn stacked_bars(title: &str, days: &[Day], categories: &[String]) -> String 
             lx + 16.0,
             escape(cat)
         );
-        lx += 24.0 + 7.0 * cat.len() as f64;
+        lx += width;
     }
     svg.push_str("</svg>");
     svg

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::auth::{token_matches, SESSION_COOKIE};
 use super::charts::{color, escape, hbars, stacked_bars};
 use super::{ApiError, AppState};
-use crate::stats::{compute, Stats};
+use crate::stats::{compute, Day, Stats};
 
 #[derive(Debug, Deserialize)]
 pub struct Params {
@@ -28,6 +28,23 @@ table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:6px 8px;
 
 fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
+}
+
+/// Every day of the period, quiet ones included, so the x-axis is a real time scale.
+fn every_day(s: &Stats) -> Vec<Day> {
+    let day = |ts: i64| {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(ts.max(0) as u64);
+        humantime::format_rfc3339_seconds(t).to_string()[..10].to_string()
+    };
+    let mut out = Vec::new();
+    let mut t = s.since - s.since.rem_euclid(86_400);
+    while t <= s.until {
+        let name = day(t);
+        let found = s.by_day.iter().find(|d| d.day == name).cloned();
+        out.push(found.unwrap_or(Day { day: name, cases: 0, by_category: Default::default() }));
+        t += 86_400;
+    }
+    out
 }
 
 pub fn render(s: &Stats, days: u32, categories: &[String]) -> String {
@@ -53,13 +70,13 @@ pub fn render(s: &Stats, days: u32, categories: &[String]) -> String {
         html.push_str(&format!("<div class=\"tile\"><b>{}</b><span>{}</span></div>", escape(&value), escape(&label)));
     }
     html.push_str("</div>");
-    html.push_str(&format!("<section>{}</section>", stacked_bars("Cases per day by category", &s.by_day, categories)));
+    html.push_str(&format!("<section>{}</section>", stacked_bars("Cases per day by category", &every_day(s), categories)));
     let share: Vec<(String, f64, String, &str)> = s
         .by_category
         .iter()
         .map(|c| (c.name.clone(), c.share, format!("{} ({})", c.cases, pct(c.share)), color(categories, &c.name)))
         .collect();
-    html.push_str(&format!("<section>{}</section>", hbars("Category share", &share, 1.0)));
+    html.push_str(&format!("<section>{}</section>", hbars("Category share", &share, share.iter().map(|r| r.1).fold(0.0, f64::max))));
     let helpful = s.feedback.iter().filter_map(|f| f.helpful_rate.map(|r| (f.category.clone(), r)));
     let mut rates: Vec<(String, f64, String, &str)> = vec![
         ("escalated to Sponsor".into(), s.escalated_to_sponsor_share, pct(s.escalated_to_sponsor_share), "#d97706"),

@@ -23,10 +23,21 @@ struct JsonQuery<'a> {
     t: i64,
 }
 
+/// Earlier cases are counted up to this many: decisions only need to know whether the
+/// escalation threshold is reached, and counting further would make each lookup grow with an
+/// identity's history.
+pub const PRIOR_CAP: u32 = 100;
+
 /// For each query: earlier cases of its category from the same author or account within
-/// `window` seconds, and our last reply to them about it. One statement for the whole batch:
-/// the queries travel as one JSON parameter.
-pub async fn histories(conn: &mut SqliteConnection, queries: &[HistoryQuery<'_>], window: i64) -> Result<Vec<History>, sqlx::Error> {
+/// `window` seconds (up to [`PRIOR_CAP`]), and our last reply to them about it within
+/// `cooldown` seconds. One statement for the whole batch: the queries travel as one JSON
+/// parameter.
+pub async fn histories(
+    conn: &mut SqliteConnection,
+    queries: &[HistoryQuery<'_>],
+    window: i64,
+    cooldown: i64,
+) -> Result<Vec<History>, sqlx::Error> {
     let mut out = vec![History::default(); queries.len()];
     if queries.iter().all(|q| q.author.is_none() && q.account.is_none()) {
         return Ok(out);
@@ -44,19 +55,22 @@ pub async fn histories(conn: &mut SqliteConnection, queries: &[HistoryQuery<'_>]
            (SELECT COUNT(*) FROM (
               SELECT c.rowid FROM cases c WHERE c.author = m.author AND c.category = m.category AND c.received_at > m.t - ?2 AND c.received_at <= m.t
               UNION
-              SELECT c.rowid FROM cases c WHERE c.account = m.account AND c.category = m.category AND c.received_at > m.t - ?2 AND c.received_at <= m.t)),
-           -- Time and escalation flag of the last reply, packed into one integer so that the
-           -- same index lookups answer both.
+              SELECT c.rowid FROM cases c WHERE c.account = m.account AND c.category = m.category AND c.received_at > m.t - ?2 AND c.received_at <= m.t
+              LIMIT ?4)),
+           -- Time and escalation flag of the last reply within the cooldown, packed into one
+           -- integer; each branch stops at its newest match.
            (SELECT MAX(v) FROM (
-              SELECT c.received_at * 2 + c.recurrence_escalation AS v FROM cases c WHERE c.author = m.author AND c.category = m.category
-                AND c.received_at <= m.t AND c.reply_status IN ('sent', 'pending')
+              SELECT * FROM (SELECT c.received_at * 2 + c.recurrence_escalation AS v FROM cases c WHERE c.author = m.author AND c.category = m.category
+                AND c.received_at > m.t - ?3 AND c.received_at <= m.t AND c.reply_status IN ('sent', 'pending') ORDER BY c.received_at DESC LIMIT 1)
               UNION ALL
-              SELECT c.received_at * 2 + c.recurrence_escalation AS v FROM cases c WHERE c.account = m.account AND c.category = m.category
-                AND c.received_at <= m.t AND c.reply_status IN ('sent', 'pending')))
+              SELECT * FROM (SELECT c.received_at * 2 + c.recurrence_escalation AS v FROM cases c WHERE c.account = m.account AND c.category = m.category
+                AND c.received_at > m.t - ?3 AND c.received_at <= m.t AND c.reply_status IN ('sent', 'pending') ORDER BY c.received_at DESC LIMIT 1)))
          FROM m WHERE m.author IS NOT NULL OR m.account IS NOT NULL",
     )
     .bind(json)
     .bind(window)
+    .bind(cooldown)
+    .bind(i64::from(PRIOR_CAP))
     .fetch_all(&mut *conn)
     .await?;
     for row in result {

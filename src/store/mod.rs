@@ -3,7 +3,7 @@
 
 pub(crate) mod cases;
 mod feedback;
-pub(crate) mod history;
+pub mod history;
 mod stats;
 
 use std::path::{Path, PathBuf};
