@@ -146,9 +146,9 @@ pub fn scan(raw: &str) -> Scan {
         return scan;
     }
     // Each scan below needs a character that plain chat often lacks; check for it first.
-    let has_separator = raw.contains([':', '=']);
-    let has_quote = raw.contains(['\'', '"', '`']);
-    let has_header = raw.as_bytes().windows(6).any(|w| w.eq_ignore_ascii_case(b"x-vtex"));
+    let has_separator = raw.bytes().any(|b| b == b':' || b == b'=');
+    let has_quote = raw.bytes().any(|b| b == b'\'' || b == b'"' || b == b'`');
+    let has_header = raw.as_bytes().windows(6).any(|w| w[0] | 0x20 == b'x' && w[1] == b'-' && w.eq_ignore_ascii_case(b"x-vtex"));
     let fields = if has_separator { Some(field_regex().captures_iter(raw)) } else { None };
     for caps in fields.into_iter().flatten() {
         let (Some(name_m), Some(sep)) = (caps.name("name"), caps.name("sep")) else { continue };

@@ -71,15 +71,20 @@ const ES: &[&str] = &[
     "todos", "llamadas", "veo", "buenos", "dias", "hoy", "tambien", "usted", "porque", "cual", "sin", "rol",
 ];
 
-/// Stop word -> bit set of its languages (1 = en, 2 = pt, 4 = es), built once. FxHash because
-/// this runs for every word of every message and the keys are our own, not attacker-chosen.
-fn stop_words() -> &'static FxHashMap<&'static str, u8> {
-    static WORDS: OnceLock<FxHashMap<&'static str, u8>> = OnceLock::new();
+/// Packs a word of at most 8 bytes into one integer, so that a lookup is a single multiply
+/// and compare instead of hashing a slice.
+fn key(word: &[u8]) -> u64 {
+    word.iter().fold(0u64, |k, b| (k << 8) | u64::from(*b))
+}
+
+/// Stop word key -> bit set of its languages (1 = en, 2 = pt, 4 = es), built once.
+fn stop_words() -> &'static FxHashMap<u64, u8> {
+    static WORDS: OnceLock<FxHashMap<u64, u8>> = OnceLock::new();
     WORDS.get_or_init(|| {
         let mut map = FxHashMap::default();
         for (list, bit) in [(EN, 1u8), (PT, 2), (ES, 4)] {
-            for w in list {
-                *map.entry(*w).or_insert(0) |= bit;
+            for w in list.iter().filter(|w| w.len() <= 8) {
+                *map.entry(key(w.as_bytes())).or_insert(0) |= bit;
             }
         }
         map
@@ -90,21 +95,36 @@ fn stop_words() -> &'static FxHashMap<&'static str, u8> {
 pub fn detect(normalised: &str, hints: ScriptHints) -> Language {
     let (mut en, mut pt, mut es) = (0u32, 2 * hints.portuguese, 2 * hints.spanish);
     let words = stop_words();
-    // Normalised text is ASCII, so splitting bytes is splitting characters.
-    for word in normalised.as_bytes().split(|b| !(b.is_ascii_alphanumeric() || *b == b'\'')).filter(|w| !w.is_empty() && w.len() <= 8) {
-        let word = std::str::from_utf8(word).unwrap_or("");
-        if let Some(&bits) = words.get(word) {
+    let mut count = |k: u64| {
+        if let Some(&bits) = words.get(&k) {
             en += u32::from(bits & 1);
             pt += u32::from(bits >> 1 & 1);
             es += u32::from(bits >> 2 & 1);
         }
+    };
+    // One pass over the (ASCII) bytes, building each word's key as it goes.
+    let (mut k, mut len) = (0u64, 0usize);
+    for &b in normalised.as_bytes() {
+        if b.is_ascii_alphanumeric() || b == b'\'' {
+            k = (k << 8) | u64::from(b);
+            len += 1;
+        } else {
+            if (1..=8).contains(&len) {
+                count(k);
+            }
+            k = 0;
+            len = 0;
+        }
+    }
+    if (1..=8).contains(&len) {
+        count(k);
     }
     if pt > en && pt > es {
         Language::Pt
     } else if es > en && es > pt {
         Language::Es
     } else if en == 0 && pt > 0 && pt == es {
-        // Words like `a`-less Iberian sentences: accents decide, Portuguese on a tie.
+        // Iberian text with no decisive word: accents decide, Portuguese on a tie.
         if hints.spanish > hints.portuguese {
             Language::Es
         } else {

@@ -18,48 +18,55 @@ pub struct ScriptHints {
 /// Lower-cases, strips accents, straightens quotes, drops zero-width characters and collapses
 /// whitespace. The result is pure ASCII.
 pub fn normalise(text: &str) -> (String, ScriptHints) {
-    let mut out = String::with_capacity(text.len());
+    let mut out: Vec<u8> = Vec::with_capacity(text.len());
     let mut hints = ScriptHints::default();
     let mut pending_space = false;
-    let push = |out: &mut String, c: char, pending_space: &mut bool| {
-        if c == ' ' {
-            *pending_space = !out.is_empty();
+    // Every byte pushed is ASCII, so `out` is always valid UTF-8.
+    let mut push = |out: &mut Vec<u8>, b: u8| {
+        if b == b' ' {
+            pending_space = !out.is_empty();
             return;
         }
-        if *pending_space {
-            out.push(' ');
-            *pending_space = false;
+        if pending_space {
+            out.push(b' ');
+            pending_space = false;
         }
-        out.push(c);
+        out.push(b);
     };
-    for c in text.chars() {
-        if c.is_ascii() {
-            let c = if c.is_ascii_whitespace() { ' ' } else { c.to_ascii_lowercase() };
-            push(&mut out, c, &mut pending_space);
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b.is_ascii() {
+            push(&mut out, if b.is_ascii_whitespace() { b' ' } else { b.to_ascii_lowercase() });
+            i += 1;
             continue;
         }
+        // Support text is mostly ASCII; decode only the characters that are not.
+        let Some(c) = text[i..].chars().next() else { break };
+        i += c.len_utf8();
         match c {
             'ã' | 'õ' | 'Ã' | 'Õ' | 'ç' | 'Ç' | 'ê' | 'ô' | 'â' | 'Ê' | 'Ô' | 'Â' => hints.portuguese += 1,
             'ñ' | 'Ñ' | '¿' | '¡' => hints.spanish += 1,
             _ => {}
         }
         match c {
-            '\u{2018}' | '\u{2019}' | '\u{201B}' | '\u{2032}' | '\u{00B4}' => push(&mut out, '\'', &mut pending_space),
-            '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{00AB}' | '\u{00BB}' => push(&mut out, '"', &mut pending_space),
-            '\u{2010}'..='\u{2015}' | '\u{2212}' => push(&mut out, '-', &mut pending_space),
+            '\u{2018}' | '\u{2019}' | '\u{201B}' | '\u{2032}' | '\u{00B4}' => push(&mut out, b'\''),
+            '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{00AB}' | '\u{00BB}' => push(&mut out, b'"'),
+            '\u{2010}'..='\u{2015}' | '\u{2212}' => push(&mut out, b'-'),
             '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}' => {}
             _ => {
                 let mut base = None;
                 decompose_canonical(c, |d| {
                     if base.is_none() && d.is_ascii_alphanumeric() {
-                        base = Some(d.to_ascii_lowercase());
+                        base = Some(d.to_ascii_lowercase() as u8);
                     }
                 });
-                push(&mut out, base.unwrap_or(' '), &mut pending_space);
+                push(&mut out, base.unwrap_or(b' '));
             }
         }
     }
-    (out, hints)
+    (String::from_utf8(out).unwrap_or_default(), hints)
 }
 
 #[cfg(test)]
