@@ -1,7 +1,7 @@
 //! Building and running the long-lived process: HTTP API, dashboard and (when configured) the
 //! Discord bot, sharing one pipeline and one database.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -88,8 +88,29 @@ impl Application {
             );
         }
         tracing::info!("dashboard and API on http://{}/", self.address);
-        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown);
-        let result = server.await.context("the HTTP server failed");
+        // Stop accepting on the signal, then give in-flight requests a bounded grace period: a
+        // hung client must not keep the process (and the database) open forever.
+        let (signalled_tx, mut signalled) = tokio::sync::watch::channel(false);
+        let signal = async move {
+            shutdown.await;
+            let _ = signalled_tx.send(true);
+        };
+        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(signal).into_future();
+        let grace = async move {
+            while !*signalled.borrow() {
+                if signalled.changed().await.is_err() {
+                    return std::future::pending::<()>().await;
+                }
+            }
+            tokio::time::sleep(http::SHUTDOWN_GRACE).await;
+        };
+        let result = tokio::select! {
+            r = server => r.context("the HTTP server failed"),
+            () = grace => {
+                tracing::warn!("in-flight requests did not finish within {:?}; stopping anyway", http::SHUTDOWN_GRACE);
+                Ok(())
+            }
+        };
         if let Some(bot) = self.discord {
             bot.shutdown().await;
         }

@@ -206,3 +206,52 @@ fn import_killed_halfway_and_rerun_ends_with_one_case_per_id() {
     assert!(text(&again.stderr).contains(&format!("imported 0 new cases, {n} already present")));
     assert_eq!(count_cases(&db), (n, n));
 }
+
+#[test]
+fn serve_without_tokens_says_so_and_stops_cleanly_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("serve.db");
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--database", db.to_str().unwrap()])
+        .env_remove("DISCORD_TOKEN")
+        .env_remove("TRIAGE_API_TOKEN")
+        .env_remove("TRIAGE_LISTEN")
+        .env_remove("DATABASE_URL")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap();
+    let address = first.split("http://").nth(1).and_then(|s| s.split('/').next()).expect("prints where the dashboard is").to_string();
+    let mut second = String::new();
+    stderr.read_line(&mut second).unwrap();
+    assert!(second.contains("Discord is off"), "{second}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let status = rt.block_on(async {
+        reqwest::Client::new()
+            .post(format!("http://{address}/v1/tickets"))
+            .json(&serde_json::json!({"id": "s1", "body": "App key authentication isn't working for us."}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(status, 201);
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let started = std::time::Instant::now();
+    let exit = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(started.elapsed().as_secs() < 15, "did not stop on SIGTERM");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(exit.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert!(rest.contains("stopped"), "{rest}");
+    assert_eq!(count_cases(&db), (1, 1));
+}
