@@ -115,10 +115,11 @@ impl Store {
         Ok(())
     }
 
-    /// Waits for in-flight queries and closes every connection.
+    /// Waits for in-flight queries and closes every connection. Readers go first: the last
+    /// connection to close checkpoints and removes the WAL, which a read-only one cannot do.
     pub async fn close(&self) {
-        self.write.close().await;
         self.read.close().await;
+        self.write.close().await;
     }
 }
 
