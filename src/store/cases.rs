@@ -70,7 +70,7 @@ impl ReplyStatus {
 }
 
 /// A case about to be stored. `text` must already be masked.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct NewCase {
     pub source: Source,
     pub source_id: String,
@@ -96,64 +96,27 @@ pub struct NewCase {
     pub text: String,
 }
 
-/// A stored case, as the API and commands show it.
+/// A stored case: what was inserted, plus its id and our reply's platform id. Serialises flat,
+/// and reads through to the case's fields.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct CaseRecord {
     pub id: i64,
-    pub source: Source,
-    pub source_id: String,
-    pub guild_id: Option<String>,
-    pub channel_id: Option<String>,
-    pub thread_id: Option<String>,
-    pub origin: Option<String>,
-    pub author: Option<String>,
-    pub account: Option<String>,
-    pub received_at: i64,
-    pub language: Language,
-    pub category: String,
-    pub confidence: f64,
-    pub rules: Vec<String>,
-    pub findings: Vec<Finding>,
-    pub secrets_found: i64,
-    pub escalate_to_sponsor: bool,
-    pub recurring: bool,
-    pub recurrence_escalation: bool,
-    pub reply_text: Option<String>,
-    pub reply_status: ReplyStatus,
-    pub suppressed_reason: Option<Suppression>,
     pub reply_ref: Option<String>,
-    pub text: String,
+    #[serde(flatten)]
+    pub case: NewCase,
+}
+
+impl std::ops::Deref for CaseRecord {
+    type Target = NewCase;
+    fn deref(&self) -> &NewCase {
+        &self.case
+    }
 }
 
 impl CaseRecord {
     /// The record as it is stored, built from what was just inserted.
-    pub fn stored(id: i64, c: NewCase) -> CaseRecord {
-        CaseRecord {
-            id,
-            source: c.source,
-            source_id: c.source_id,
-            guild_id: c.guild_id,
-            channel_id: c.channel_id,
-            thread_id: c.thread_id,
-            origin: c.origin,
-            author: c.author,
-            account: c.account,
-            received_at: c.received_at,
-            language: c.language,
-            category: c.category,
-            confidence: c.confidence,
-            rules: c.rules,
-            findings: c.findings,
-            secrets_found: c.secrets_found as i64,
-            escalate_to_sponsor: c.escalate_to_sponsor,
-            recurring: c.recurring,
-            recurrence_escalation: c.recurrence_escalation,
-            reply_text: c.reply_text,
-            reply_status: c.reply_status,
-            suppressed_reason: c.suppressed_reason,
-            reply_ref: None,
-            text: c.text,
-        }
+    pub fn stored(id: i64, case: NewCase) -> CaseRecord {
+        CaseRecord { id, reply_ref: None, case }
     }
 }
 
@@ -166,29 +129,31 @@ fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<CaseRecord, sqlx::Error> {
     let reason: Option<String> = row.try_get("suppressed_reason")?;
     Ok(CaseRecord {
         id: row.try_get("id")?,
-        source: Source::parse(row.try_get::<&str, _>("source")?),
-        source_id: row.try_get("source_id")?,
-        guild_id: row.try_get("guild_id")?,
-        channel_id: row.try_get("channel_id")?,
-        thread_id: row.try_get("thread_id")?,
-        origin: row.try_get("origin")?,
-        author: row.try_get("author")?,
-        account: row.try_get("account")?,
-        received_at: row.try_get("received_at")?,
-        language: language.parse().unwrap_or(Language::En),
-        category: row.try_get("category")?,
-        confidence: row.try_get("confidence")?,
-        rules: serde_json::from_str(&rules).unwrap_or_default(),
-        findings: serde_json::from_str(&findings).unwrap_or_default(),
-        secrets_found: row.try_get("secrets_found")?,
-        escalate_to_sponsor: row.try_get("escalate_to_sponsor")?,
-        recurring: row.try_get("recurring")?,
-        recurrence_escalation: row.try_get("recurrence_escalation")?,
-        reply_text: row.try_get("reply_text")?,
-        reply_status: ReplyStatus::parse(row.try_get::<&str, _>("reply_status")?),
-        suppressed_reason: reason.as_deref().and_then(Suppression::parse),
         reply_ref: row.try_get("reply_ref")?,
-        text: row.try_get("text")?,
+        case: NewCase {
+            source: Source::parse(row.try_get::<&str, _>("source")?),
+            source_id: row.try_get("source_id")?,
+            guild_id: row.try_get("guild_id")?,
+            channel_id: row.try_get("channel_id")?,
+            thread_id: row.try_get("thread_id")?,
+            origin: row.try_get("origin")?,
+            author: row.try_get("author")?,
+            account: row.try_get("account")?,
+            received_at: row.try_get("received_at")?,
+            language: language.parse().unwrap_or(Language::En),
+            category: row.try_get("category")?,
+            confidence: row.try_get("confidence")?,
+            rules: serde_json::from_str(&rules).unwrap_or_default(),
+            findings: serde_json::from_str(&findings).unwrap_or_default(),
+            secrets_found: usize::try_from(row.try_get::<i64, _>("secrets_found")?).unwrap_or(0),
+            escalate_to_sponsor: row.try_get("escalate_to_sponsor")?,
+            recurring: row.try_get("recurring")?,
+            recurrence_escalation: row.try_get("recurrence_escalation")?,
+            reply_text: row.try_get("reply_text")?,
+            reply_status: ReplyStatus::parse(row.try_get::<&str, _>("reply_status")?),
+            suppressed_reason: reason.as_deref().and_then(Suppression::parse),
+            text: row.try_get("text")?,
+        },
     })
 }
 
