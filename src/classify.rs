@@ -126,7 +126,9 @@ struct Scored {
     fired: Vec<usize>,
 }
 
-fn build_regex(p: &str) -> Result<Regex, regex::Error> {
+/// How every pack pattern is compiled: ASCII, on normalised text. Validation uses it too, so it
+/// checks exactly what runs.
+pub(crate) fn build_regex(p: &str) -> Result<Regex, regex::Error> {
     RegexBuilder::new(p).unicode(false).size_limit(1 << 22).build()
 }
 
@@ -254,10 +256,16 @@ impl Classifier {
 
     /// Classifies a message whose secrets are already masked by [`redact`].
     pub fn classify_redacted(&self, redacted: Redacted) -> Classification {
+        let (_, language, scored) = self.prepare(&redacted);
+        self.decide(redacted, language, &scored)
+    }
+
+    /// Normalises, detects the language and scores: the steps `classify` and `explain` share.
+    fn prepare(&self, redacted: &Redacted) -> (String, Language, Scored) {
         let (normalised, hints) = normalise(&redacted.text);
         let language = language::detect(&normalised, hints);
         let scored = self.score(&normalised, redacted.findings.len());
-        self.decide(redacted, language, &scored)
+        (normalised, language, scored)
     }
 
     fn decide(&self, redacted: Redacted, language: Language, scored: &Scored) -> Classification {
@@ -321,9 +329,7 @@ impl Classifier {
     /// normalised text).
     pub fn explain(&self, raw: &str) -> Explanation {
         let redacted = redact(raw);
-        let (normalised, hints) = normalise(&redacted.text);
-        let language = language::detect(&normalised, hints);
-        let scored = self.score(&normalised, redacted.findings.len());
+        let (normalised, language, scored) = self.prepare(&redacted);
         let mut fired = Vec::new();
         for k in &scored.fired {
             let flat = &self.flat[*k];

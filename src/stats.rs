@@ -164,7 +164,8 @@ pub async fn compute(store: &Store, period: Duration, top: usize, now: i64) -> R
     })
 }
 
-fn day_of(ts: i64) -> String {
+/// `YYYY-MM-DD` (UTC) of a Unix timestamp.
+pub fn day_of(ts: i64) -> String {
     let t = std::time::UNIX_EPOCH + Duration::from_secs(ts.max(0) as u64);
     humantime::format_rfc3339_seconds(t).to_string()[..10].to_string()
 }

@@ -118,7 +118,7 @@ pub fn classify_jsonl(classifier: &Classifier, mut input: impl BufRead, mut out:
             break;
         }
         line_no += 1;
-        let line = trim_line(&buf);
+        let line = super::trim_line_end(&buf);
         if line.is_empty() {
             continue;
         }
@@ -135,14 +135,6 @@ pub fn classify_jsonl(classifier: &Classifier, mut input: impl BufRead, mut out:
     }
     out.flush().context("cannot write to stdout")?;
     Ok(())
-}
-
-fn trim_line(buf: &[u8]) -> &[u8] {
-    let mut end = buf.len();
-    while end > 0 && matches!(buf[end - 1], b'\n' | b'\r') {
-        end -= 1;
-    }
-    &buf[..end]
 }
 
 fn parse_line(line: &[u8]) -> Result<InputLine, (Value, String)> {

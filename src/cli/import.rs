@@ -147,10 +147,7 @@ pub async fn import_file(
             }
             line_no += 1;
             read += n as u64;
-            let mut line = buf.as_slice();
-            while let [rest @ .., b'\n' | b'\r'] = line {
-                line = rest;
-            }
+            let line = super::trim_line_end(&buf);
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }

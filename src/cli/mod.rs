@@ -110,3 +110,11 @@ pub async fn open_store(flag: Option<&str>, config: &Config) -> anyhow::Result<S
     let location = DatabaseLocation::resolve(flag, config.database.as_deref());
     Ok(Store::open(&location.0).await?)
 }
+
+/// A JSON line without its `\n` or `\r\n`.
+pub(crate) fn trim_line_end(mut line: &[u8]) -> &[u8] {
+    while let [rest @ .., b'\n' | b'\r'] = line {
+        line = rest;
+    }
+    line
+}

@@ -54,7 +54,7 @@ pub async fn deliver(http: &serenity::Http, data: &Data, handled: &Handled, targ
     for (i, chunk) in split_message(&text, DISCORD_LIMIT).into_iter().enumerate() {
         let mut message = serenity::CreateMessage::new().content(chunk).allowed_mentions(allowed.clone());
         if let (0, Some(reference)) = (i, target.reference) {
-            message = message.reference_message((target.channel, reference)).allowed_mentions(allowed.clone());
+            message = message.reference_message((target.channel, reference));
         }
         match target.channel.send_message(http, message).await {
             Ok(sent) => {

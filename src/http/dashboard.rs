@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::auth::{token_matches, SESSION_COOKIE};
 use super::charts::{color, escape, hbars, stacked_bars};
 use super::{ApiError, AppState};
-use crate::stats::{compute, Day, Stats};
+use crate::stats::{compute, day_of, Day, Stats};
 
 #[derive(Debug, Deserialize)]
 pub struct Params {
@@ -32,14 +32,10 @@ fn pct(x: f64) -> String {
 
 /// Every day of the period, quiet ones included, so the x-axis is a real time scale.
 fn every_day(s: &Stats) -> Vec<Day> {
-    let day = |ts: i64| {
-        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(ts.max(0) as u64);
-        humantime::format_rfc3339_seconds(t).to_string()[..10].to_string()
-    };
     let mut out = Vec::new();
     let mut t = s.since - s.since.rem_euclid(86_400);
     while t <= s.until {
-        let name = day(t);
+        let name = day_of(t);
         let found = s.by_day.iter().find(|d| d.day == name).cloned();
         out.push(found.unwrap_or(Day { day: name, cases: 0, by_category: Default::default() }));
         t += 86_400;

@@ -265,7 +265,7 @@ fn merge(files: Vec<(String, RuleFile)>, problems: &mut Vec<Problem>) -> Option<
     let expand = |file: &str, cat: Option<&str>, rule: Option<&str>, pattern: &str, ctx: &mut Ctx| -> String {
         match expand_concepts(pattern, &concept_map) {
             Ok(p) => {
-                if let Err(e) = regex::bytes::RegexBuilder::new(&p).unicode(false).case_insensitive(true).size_limit(1 << 22).build() {
+                if let Err(e) = crate::classify::build_regex(&p) {
                     ctx.push(file, cat, rule, format!("pattern `{pattern}` is not a valid regex: {}", one_line(&e.to_string())));
                 }
                 p
