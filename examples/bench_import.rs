@@ -64,7 +64,7 @@ async fn main() -> anyhow::Result<()> {
     let rss_before = peak_rss_mb();
     for (label, expect_new) in [("first import", true), ("re-import (all duplicates)", false)] {
         let t = Instant::now();
-        let s = import_file(&pipeline, classifier.clone(), file.clone(), 2000, |_, _| {}).await?;
+        let s = import_file(&pipeline, classifier.clone(), file.clone(), triage::cli::import::DEFAULT_BATCH, |_, _| {}).await?;
         let secs = t.elapsed().as_secs_f64();
         let count = if expect_new { s.inserted } else { s.duplicates };
         println!("{label}: {count} of {n} in {secs:.1}s = {:.0} messages/s; peak RSS {:.0} MB", n as f64 / secs, peak_rss_mb());

@@ -25,3 +25,10 @@ pub mod startup;
 pub mod stats;
 pub mod store;
 pub mod telemetry;
+
+/// glibc's allocator makes a thread that frees what another thread allocated wait on a lock,
+/// and the pipeline does exactly that (read and classify on one thread, store on another).
+/// Declared in the library so that every binary (the CLI, benchmarks, tests) runs on the same
+/// allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

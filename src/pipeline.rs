@@ -5,13 +5,12 @@
 //! and the insert run in one transaction on the single writer connection, so a re-delivered
 //! message is seen as a duplicate however the deliveries interleave.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::classify::{Classification, Classifier};
 use crate::language::Language;
-use crate::respond::{self, Channel, Decision, History, Policy, Suppression};
+use crate::respond::{self, Channel, Decision, History, Policy};
 use crate::store::history::HistoryQuery;
 use crate::store::{self, CaseRecord, NewCase, ReplyStatus, Source, Store, StoreError};
 
@@ -87,9 +86,7 @@ const GROUP_COMMIT: usize = 512;
 
 #[derive(Clone)]
 pub struct Pipeline {
-    classifier: Arc<Classifier>,
-    store: Store,
-    policy: Policy,
+    core: Arc<Core>,
     /// Single messages (tickets, Discord) go to one writer task that commits whatever is
     /// queued together: one transaction per burst instead of one per message.
     writer: tokio::sync::mpsc::Sender<(Job, Reply)>,
@@ -103,27 +100,27 @@ impl Pipeline {
     /// Must be called inside a Tokio runtime: it starts the writer task.
     pub fn new(classifier: Arc<Classifier>, store: Store, policy: Policy) -> Pipeline {
         let (writer, rx) = tokio::sync::mpsc::channel(4 * GROUP_COMMIT);
-        let core = Core { classifier: classifier.clone(), store: store.clone(), policy: policy.clone() };
-        tokio::spawn(core.write_loop(rx));
-        Pipeline { classifier, store, policy, writer }
+        let core = Arc::new(Core { classifier, store, policy });
+        tokio::spawn(core.clone().write_loop(rx));
+        Pipeline { core, writer }
     }
 
     pub fn classifier(&self) -> &Classifier {
-        &self.classifier
+        &self.core.classifier
     }
 
     pub fn store(&self) -> &Store {
-        &self.store
+        &self.core.store
     }
 
     pub fn policy(&self) -> &Policy {
-        &self.policy
+        &self.core.policy
     }
 
     /// Pure: masks and classifies. Adapters that must act on a leak before storing (Discord
     /// deletes the message) call this first, then [`Pipeline::record`].
     pub fn analyse(&self, text: &str) -> Classification {
-        self.classifier.classify(text)
+        self.core.classifier.classify(text)
     }
 
     /// The whole pipeline for one message.
@@ -136,7 +133,7 @@ impl Pipeline {
     pub async fn record(&self, msg: Incoming, c: Classification, channel: &Channel, delivery: Delivery) -> Result<Handled, StoreError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let job = Job { msg, classification: c, channel: channel.clone(), delivery };
-        let gone = || StoreError::Query { path: self.store.path().to_string(), reason: "the database writer has stopped".into() };
+        let gone = || StoreError::Query { path: self.store().path().to_string(), reason: "the database writer has stopped".into() };
         self.writer.send((job, tx)).await.map_err(|_| gone())?;
         rx.await.map_err(|_| gone())?
     }
@@ -144,20 +141,35 @@ impl Pipeline {
     /// Stores many classified messages in one transaction (bulk import). Duplicates, in the
     /// store or within the batch, are skipped and counted.
     pub async fn record_batch(&self, items: Vec<(Incoming, Classification)>, delivery: Delivery) -> Result<BatchOutcome, StoreError> {
-        let total = items.len() as u64;
         let channel = Channel { now: now(), ..Channel::default() };
-        let jobs = items.into_iter().map(|(msg, classification)| Job { msg, classification, channel: channel.clone(), delivery }).collect();
-        let core = Core { classifier: self.classifier.clone(), store: self.store.clone(), policy: self.policy.clone() };
-        let mut tx = self.store.begin().await?;
-        let handled = core.record_on(&mut tx, jobs).await.map_err(|e| self.store.err(e))?;
-        tx.commit().await.map_err(|e| self.store.err(e))?;
-        let fresh: Vec<&Handled> = handled.iter().flatten().collect();
-        Ok(BatchOutcome {
-            inserted: fresh.len() as u64,
-            duplicates: total - fresh.len() as u64,
-            secrets_masked: fresh.iter().map(|h| h.case.secrets_found as u64).sum(),
-        })
+        let jobs: Vec<Job> =
+            items.into_iter().map(|(msg, classification)| Job { msg, classification, channel: channel.clone(), delivery }).collect();
+        let core = self.core.clone();
+        self.store()
+            .write(move |conn| {
+                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let mut outcome = BatchOutcome::default();
+                for written in core.record_all(&tx, jobs)? {
+                    match written {
+                        Written::New(h) => {
+                            outcome.inserted += 1;
+                            outcome.secrets_masked += h.case.secrets_found as u64;
+                        }
+                        Written::Duplicate(_) => outcome.duplicates += 1,
+                    }
+                }
+                tx.commit()?;
+                Ok(outcome)
+            })
+            .await
     }
+}
+
+/// What one message did to the store.
+enum Written {
+    New(Box<Handled>),
+    /// Its source id was stored before (or earlier in the same transaction), as this case.
+    Duplicate(i64),
 }
 
 /// What the writer task and batch imports share.
@@ -168,15 +180,14 @@ struct Core {
 }
 
 impl Core {
-    async fn write_loop(self, mut rx: tokio::sync::mpsc::Receiver<(Job, Reply)>) {
+    async fn write_loop(self: Arc<Self>, mut rx: tokio::sync::mpsc::Receiver<(Job, Reply)>) {
         let mut buf = Vec::with_capacity(GROUP_COMMIT);
         while rx.recv_many(&mut buf, GROUP_COMMIT).await > 0 {
             let (jobs, replies): (Vec<Job>, Vec<Reply>) = std::mem::take(&mut buf).into_iter().unzip();
-            let keys: Vec<(Source, String)> = jobs.iter().map(|j| (j.msg.source, j.msg.source_id.clone())).collect();
-            match self.commit_group(jobs, &keys).await {
+            match self.commit_group(jobs).await {
                 Ok(results) => {
                     for (reply, result) in replies.into_iter().zip(results) {
-                        let _ = reply.send(Ok(result));
+                        let _ = reply.send(result);
                     }
                 }
                 Err(e) => {
@@ -189,127 +200,118 @@ impl Core {
     }
 
     /// One transaction for a group; duplicates answer with the stored (first) case.
-    async fn commit_group(&self, jobs: Vec<Job>, keys: &[(Source, String)]) -> Result<Vec<Handled>, StoreError> {
-        let err = |e| self.store.err(e);
-        let mut tx = self.store.begin().await?;
-        let handled = self.record_on(&mut tx, jobs).await.map_err(err)?;
-        let mut out = Vec::with_capacity(handled.len());
-        for (h, (source, id)) in handled.into_iter().zip(keys) {
-            match h {
-                Some(h) => out.push(h),
-                None => {
-                    let case = store::cases::find_by_source(&mut tx, *source, id)
-                        .await
-                        .map_err(err)?
-                        .ok_or(sqlx::Error::RowNotFound)
-                        .map_err(err)?;
-                    out.push(Handled { case, duplicate: true, decision: None });
-                }
-            }
+    async fn commit_group(self: &Arc<Self>, jobs: Vec<Job>) -> Result<Vec<Result<Handled, StoreError>>, StoreError> {
+        let core = self.clone();
+        let written = self
+            .store
+            .write(move |conn| {
+                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let written = core.record_all(&tx, jobs)?;
+                tx.commit()?;
+                Ok(written)
+            })
+            .await?;
+        let mut out = Vec::with_capacity(written.len());
+        for w in written {
+            out.push(match w {
+                Written::New(h) => Ok(*h),
+                Written::Duplicate(id) => match self.store.case(id).await {
+                    Ok(Some(case)) => Ok(Handled { case, duplicate: true, decision: None }),
+                    Ok(None) => Err(StoreError::Query { path: self.store.path().to_string(), reason: format!("case {id} is gone") }),
+                    Err(e) => Err(e),
+                },
+            });
         }
-        tx.commit().await.map_err(err)?;
         Ok(out)
     }
 
-    /// The shared core of every write: stores the new messages and decides their replies.
-    /// Returns one entry per job, in order: `None` for a duplicate (stored before, or earlier in
-    /// the same group).
-    async fn record_on(&self, conn: &mut sqlx::SqliteConnection, jobs: Vec<Job>) -> Result<Vec<Option<Handled>>, sqlx::Error> {
-        let mut stored: HashSet<(Source, String)> = HashSet::new();
-        for source in [Source::Discord, Source::Ticket, Source::Import, Source::Cli] {
-            let ids: Vec<&str> = jobs.iter().filter(|j| j.msg.source == source).map(|j| j.msg.source_id.as_str()).collect();
-            if !ids.is_empty() {
-                stored.extend(store::cases::existing(conn, source, &ids).await?.into_iter().map(|id| (source, id)));
-            }
+    /// The shared core of every write, inside the caller's write transaction. A message whose
+    /// source id is stored, or came earlier in `jobs`, is a duplicate; any other has its
+    /// history looked up, its reply decided and its case inserted. Returns one entry per job.
+    fn record_all(&self, conn: &rusqlite::Connection, jobs: Vec<Job>) -> rusqlite::Result<Vec<Written>> {
+        let mut written = Vec::with_capacity(jobs.len());
+        let mut jobs = jobs.into_iter().peekable();
+        while jobs.peek().is_some() {
+            self.record_chunk(conn, jobs.by_ref().take(store::cases::INSERT_CHUNK), &mut written)?;
         }
-        let mut seen = HashSet::with_capacity(jobs.len());
-        let fresh: Vec<bool> = jobs
-            .iter()
-            .map(|j| {
-                let key = (j.msg.source, j.msg.source_id.clone());
-                !stored.contains(&key) && seen.insert(key)
-            })
-            .collect();
+        Ok(written)
+    }
 
-        let times: Vec<i64> = jobs.iter().map(|j| j.msg.received_at.unwrap_or(j.channel.now)).collect();
-        let queries: Vec<HistoryQuery> = jobs
-            .iter()
-            .zip(&times)
-            .zip(&fresh)
-            .filter(|(_, f)| **f)
-            .filter_map(|((j, t), _)| {
-                j.classification.category.as_deref().map(|category| HistoryQuery {
-                    author: j.msg.author.as_deref(),
-                    account: j.msg.account.as_deref(),
-                    category,
-                    at: *t,
-                })
-            })
-            .collect();
-        let window = self.policy.recurrence_window_secs;
-        let mut stored_history = store::history::histories(conn, &queries, window, self.policy.cooldown_secs).await?.into_iter();
-
-        let mut new_cases: Vec<NewCase> = Vec::with_capacity(jobs.len());
-        let mut decisions = Vec::with_capacity(jobs.len());
-        let mut slots = Vec::with_capacity(jobs.len());
-        for ((job, at), is_fresh) in jobs.into_iter().zip(times).zip(fresh) {
-            if !is_fresh {
-                slots.push(None);
+    /// Up to one multi-row INSERT's worth. Its cases are not in the store until the insert, so
+    /// what earlier ones in the chunk say about later ones is added from memory.
+    fn record_chunk(
+        &self,
+        conn: &rusqlite::Connection,
+        jobs: impl Iterator<Item = Job>,
+        written: &mut Vec<Written>,
+    ) -> rusqlite::Result<()> {
+        enum Slot {
+            Stored(i64),
+            /// The n-th new case of this chunk.
+            New(usize),
+            /// A repeat of the n-th new case of this chunk.
+            Repeat(usize),
+        }
+        let mut slots = Vec::with_capacity(store::cases::INSERT_CHUNK);
+        let mut fresh: Vec<NewCase> = Vec::with_capacity(store::cases::INSERT_CHUNK);
+        let mut decisions = Vec::with_capacity(store::cases::INSERT_CHUNK);
+        for Job { msg, classification: c, mut channel, delivery } in jobs {
+            if let Some(id) = store::cases::stored_id(conn, msg.source, &msg.source_id)? {
+                slots.push(Slot::Stored(id));
                 continue;
             }
-            let Job { msg, classification: c, channel, delivery } = job;
+            if let Some(n) = fresh.iter().position(|f| f.source == msg.source && f.source_id == msg.source_id) {
+                slots.push(Slot::Repeat(n));
+                continue;
+            }
+            channel.backlog = delivery == Delivery::Never;
+            let at = msg.received_at.unwrap_or(channel.now);
             let history = match c.category.as_deref() {
                 Some(category) => {
-                    let mut h = stored_history.next().unwrap_or_default();
-                    add_batch_history(&mut h, &new_cases, &msg, category, at, window);
+                    let query = HistoryQuery { author: msg.author.as_deref(), account: msg.account.as_deref(), category, at };
+                    // A backlog is never answered, so when we last answered does not matter.
+                    let cooldown = (!channel.backlog).then_some(self.policy.cooldown_secs);
+                    let mut h = store::history::lookup(conn, &query, self.policy.recurrence_window_secs, cooldown)?;
+                    add_chunk_history(&mut h, &fresh, &query, self.policy.recurrence_window_secs);
                     h
                 }
                 None => History::default(),
             };
             let mut policy = self.policy.clone();
             policy.reply_language = msg.reply_language.or(policy.reply_language);
-            let msg_channel = Channel { now: at, ..channel };
-            let mut decision = respond::decide(self.classifier.pack(), &c, &history, &policy, &msg_channel);
-            if delivery == Delivery::Never {
-                // A backlog is history: nothing is posted, and storing a would-be reply for
-                // every imported case would only bloat the database.
-                if decision.suppressed.is_none() {
-                    decision.suppressed = Some(Suppression::Backlog);
-                }
-                decision.mention_staff = false;
-                decision.text = None;
-            }
-            slots.push(Some(new_cases.len()));
-            new_cases.push(new_case(msg, c, at, &decision, delivery));
+            channel.now = at;
+            let decision = respond::decide(self.classifier.pack(), &c, &history, &policy, &channel);
+            slots.push(Slot::New(fresh.len()));
+            fresh.push(new_case(msg, c, at, &decision, delivery));
             decisions.push(decision);
         }
-        let ids: HashMap<(Source, String), i64> = store::cases::insert_many(conn, &new_cases).await?.into_iter().collect();
-        let mut built: Vec<Option<Handled>> = new_cases
+        let ids = store::cases::insert_many(conn, &fresh)?;
+        let mut handled: Vec<Option<Handled>> = fresh
             .into_iter()
+            .zip(&ids)
             .zip(decisions)
-            .map(|(case, decision)| {
-                // Every row was checked absent inside this transaction on the one writer
-                // connection, so each has an id.
-                ids.get(&(case.source, case.source_id.clone())).map(|id| Handled {
-                    case: CaseRecord::stored(*id, case),
-                    duplicate: false,
-                    decision: Some(decision),
-                })
-            })
+            .map(|((case, id), decision)| Some(Handled { case: CaseRecord::stored(*id, case), duplicate: false, decision: Some(decision) }))
             .collect();
-        Ok(slots.into_iter().map(|slot| slot.and_then(|i| built[i].take())).collect())
+        for slot in slots {
+            written.push(match slot {
+                Slot::Stored(id) => Written::Duplicate(id),
+                Slot::New(n) => Written::New(Box::new(handled[n].take().ok_or(rusqlite::Error::QueryReturnedNoRows)?)),
+                Slot::Repeat(n) => Written::Duplicate(ids[n]),
+            });
+        }
+        Ok(())
     }
 }
 
-/// Adds what earlier messages of the same batch (not yet stored) say about this one.
-fn add_batch_history(h: &mut History, earlier: &[NewCase], msg: &Incoming, category: &str, at: i64, window: i64) {
-    let same = |a: &Option<String>, b: &Option<String>| a.is_some() && a == b;
-    for e in earlier.iter().filter(|e| e.category == category && e.received_at <= at) {
-        if !(same(&e.author, &msg.author) || same(&e.account, &msg.account)) {
+/// Adds what earlier cases of the same chunk (not inserted yet) say about this query.
+fn add_chunk_history(h: &mut History, earlier: &[NewCase], q: &HistoryQuery<'_>, window: i64) {
+    let same = |a: &Option<String>, b: Option<&str>| b.is_some() && a.as_deref() == b;
+    for e in earlier.iter().filter(|e| e.category == q.category && e.received_at <= q.at) {
+        if !(same(&e.author, q.author) || same(&e.account, q.account)) {
             continue;
         }
-        if e.received_at > at - window {
-            h.prior_cases += 1;
+        if e.received_at > q.at - window {
+            h.prior_cases = h.prior_cases.saturating_add(1);
         }
         let replied = matches!(e.reply_status, ReplyStatus::Sent | ReplyStatus::Pending);
         if replied && h.last_reply_at.is_none_or(|last| e.received_at >= last) {

@@ -63,6 +63,8 @@ pub struct Channel {
     pub leak_deleted: Option<bool>,
     /// How to address staff on a recurring case, e.g. `<@&123>` on Discord.
     pub staff_mention: Option<String>,
+    /// An imported backlog: the decision is recorded, but nothing is composed or posted.
+    pub backlog: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,6 +146,15 @@ pub fn decide(pack: &Pack, c: &Classification, history: &History, policy: &Polic
     if c.category.is_none() && !leaked {
         decision.suppressed = Some(Suppression::NotSupport);
         decision.recurrence_escalation = false;
+        return decision;
+    }
+    if channel.backlog {
+        // What the message itself says (below threshold) is kept; the live bot's state
+        // (cooldown, shadow mode) has nothing to do with a backlog.
+        let below = c.category.is_some() && c.confidence < policy.reply_threshold;
+        decision.suppressed = Some(if below { Suppression::BelowThreshold } else { Suppression::Backlog });
+        decision.recurrence_escalation = false;
+        decision.mention_staff = false;
         return decision;
     }
     decision.text = Some(compose(pack, c, language, recurrence_escalation, history.prior_cases + 1, policy, channel));

@@ -124,3 +124,22 @@ fn long_replies_split_under_the_limit_without_losing_text() {
     let squash = |s: &str| s.split_whitespace().collect::<String>();
     assert_eq!(squash(&chunks.join(" ")), squash(&text));
 }
+
+#[test]
+fn backlog_case_is_recorded_without_a_reply_and_keeps_only_what_the_message_says() {
+    let c = classifier();
+    let cls = c.classify("We lost the appToken of our ERP key, where can we see it again?");
+    let backlog = Channel { backlog: true, ..channel() };
+    // Cooldown and shadow mode are the live bot's state; a backlog case is just a backlog case.
+    let cooling = History { prior_cases: 3, last_reply_at: Some(NOW - 60), last_reply_escalated: false };
+    let shadow = Policy { shadow: true, ..Policy::default() };
+    let d = decide(c.pack(), &cls, &cooling, &shadow, &backlog);
+    assert_eq!(d.suppressed, Some(Suppression::Backlog));
+    assert!(d.text.is_none() && !d.mention_staff && !d.recurrence_escalation);
+    assert!(d.recurring, "recurrence is still recorded");
+    // Below the threshold is a property of the message itself, and is kept.
+    let strict = Policy { reply_threshold: 0.99, ..Policy::default() };
+    assert_eq!(decide(c.pack(), &cls, &History::default(), &strict, &backlog).suppressed, Some(Suppression::BelowThreshold));
+    let off_topic = c.classify("Good morning folks, happy friday");
+    assert_eq!(decide(c.pack(), &off_topic, &History::default(), &Policy::default(), &backlog).suppressed, Some(Suppression::NotSupport));
+}

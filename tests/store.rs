@@ -105,6 +105,77 @@ async fn same_account_counts_as_recurrence_across_authors() {
 }
 
 #[tokio::test]
+async fn recurrence_reaches_back_across_week_boundaries_and_long_windows() {
+    const WEEK: i64 = 604_800;
+    let text = "We lost the token for our ERP key, where can we find it?";
+    // Two days before and one day after a week boundary (weeks count from the Unix epoch).
+    let boundary = (NOW / WEEK + 1) * WEEK;
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(&dir, Policy::default()).await;
+    p.handle(ticket("w1", "hana", text, boundary - 2 * 86_400), &ch(), Delivery::Return).await.unwrap();
+    let after = p.handle(ticket("w2", "hana", text, boundary + 86_400), &ch(), Delivery::Return).await.unwrap();
+    assert!(after.case.recurring, "a case in the previous week counts");
+
+    // A 30-day window spans five weeks: a case 29 days back still counts, 31 days back not.
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(&dir, Policy { recurrence_window_secs: 30 * 86_400, ..Policy::default() }).await;
+    p.handle(ticket("m1", "ivo", text, NOW - 31 * 86_400), &ch(), Delivery::Return).await.unwrap();
+    p.handle(ticket("m2", "ivo", text, NOW - 29 * 86_400), &ch(), Delivery::Return).await.unwrap();
+    let now = p.handle(ticket("m3", "ivo", text, NOW), &ch(), Delivery::Return).await.unwrap();
+    assert!(now.case.recurring);
+    assert!(!now.case.recurrence_escalation, "only one earlier case (29 days back) is in the window, not the one 31 days back");
+}
+
+#[tokio::test]
+async fn a_case_from_the_same_author_and_account_counts_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(&dir, Policy::default()).await;
+    let text = "Our appKey and appToken stopped working this morning.";
+    let mut first = ticket("s1", "jo", text, NOW);
+    first.account = Some("acme".into());
+    let mut second = ticket("s2", "jo", text, NOW + 7_200);
+    second.account = Some("acme".into());
+    p.handle(first, &ch(), Delivery::Return).await.unwrap();
+    let h = p.handle(second, &ch(), Delivery::Return).await.unwrap();
+    assert!(h.case.recurring);
+    // Counted twice, the second case would already be the third and hand over to staff.
+    assert!(!h.case.recurrence_escalation);
+    assert!(h.decision.is_some_and(|d| d.posts() && !d.recurrence_escalation));
+}
+
+#[tokio::test]
+async fn a_batch_larger_than_one_insert_sees_its_own_earlier_cases_and_repeats() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(&dir, Policy::default()).await;
+    let text = "We lost the token for our ERP key, where can we find it?";
+    // 150 messages, one author, one minute apart, ids repeating every 100: crosses the
+    // multi-row insert size (64) twice, and repeats ids from an earlier chunk and the same one.
+    let items: Vec<_> = (0..150)
+        .map(|i| {
+            let mut m = Incoming::new(Source::Import, format!("B-{}", i % 100), text);
+            m.author = Some("kai".into());
+            m.received_at = Some(NOW + i * 60);
+            (m.clone(), p.analyse(&m.text))
+        })
+        .collect();
+    let outcome = p.record_batch(items, Delivery::Never).await.unwrap();
+    assert_eq!((outcome.inserted, outcome.duplicates), (100, 50));
+    assert_eq!(p.store().count_cases().await.unwrap(), 100);
+    let first = p.store().case_by_source(Source::Import, "B-0").await.unwrap().unwrap();
+    assert!(!first.recurring);
+    for id in ["B-1", "B-63", "B-64", "B-65", "B-99"] {
+        let case = p.store().case_by_source(Source::Import, id).await.unwrap().unwrap();
+        assert!(case.recurring, "{id} follows earlier cases of the same author");
+        assert_eq!(case.suppressed_reason, Some(Suppression::Backlog));
+        assert!(case.reply_text.is_none());
+    }
+    // The same batch again adds nothing.
+    let again: Vec<_> =
+        (0..100).map(|i| Incoming::new(Source::Import, format!("B-{i}"), text)).map(|m| (m.clone(), p.analyse(&m.text))).collect();
+    assert_eq!(p.record_batch(again, Delivery::Never).await.unwrap().duplicates, 100);
+}
+
+#[tokio::test]
 async fn masked_secrets_never_reach_the_database_file() {
     let dir = tempfile::tempdir().unwrap();
     let p = pipeline(&dir, Policy::default()).await;

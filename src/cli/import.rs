@@ -21,12 +21,16 @@ use crate::error::MAX_MESSAGE_BYTES;
 use crate::pipeline::{BatchOutcome, Delivery, Incoming, Pipeline};
 use crate::store::Source;
 
+/// Messages per transaction: large enough that committing costs little per message, small
+/// enough that a killed run redoes little.
+pub const DEFAULT_BATCH: usize = 10_000;
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// JSON lines with `id` and `text`, and optionally `author`, `account`, `channel`, `created_at`.
     pub file: PathBuf,
     /// Messages per transaction.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = DEFAULT_BATCH)]
     pub batch: usize,
     /// Print bad lines beyond the first 20 too.
     #[arg(long)]
@@ -132,7 +136,7 @@ pub async fn import_file(
     let size = f.metadata().map(|m| m.len()).unwrap_or(0);
     let bar = progress(size);
     let batch = batch.clamp(1, 100_000);
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<(Incoming, Classification)>, Vec<BadLine>, u64, u64)>(4);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<(Incoming, Classification)>, Vec<BadLine>, u64, u64)>(1);
     let shown = file.display().to_string();
     let reader = std::thread::spawn(move || -> anyhow::Result<()> {
         let mut input = BufReader::with_capacity(1 << 20, f);

@@ -1,9 +1,11 @@
 //! Cases: insert (idempotent on source + source id), look up, and record reply delivery.
 
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
 
-use sqlx::{QueryBuilder, Row, SqliteConnection};
+use std::collections::HashMap;
+
+use rusqlite::OptionalExtension;
+use sqlx::{Row, SqliteConnection};
 
 use super::{Store, StoreError};
 use crate::diagnose::Finding;
@@ -157,58 +159,86 @@ fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<CaseRecord, sqlx::Error> {
     })
 }
 
-/// Rows per INSERT: 22 parameters each, well under SQLite's 32,766.
-const INSERT_CHUNK: usize = 400;
+/// The id of the case stored for this source id, if any. On the writer connection, so it sees
+/// cases inserted earlier in the same transaction.
+pub(crate) fn stored_id(conn: &rusqlite::Connection, source: Source, source_id: &str) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached("SELECT id FROM cases WHERE source = ?1 AND source_id = ?2")?
+        .query_row(rusqlite::params![source.as_str(), source_id], |r| r.get(0))
+        .optional()
+}
 
-/// Inserts cases, skipping any whose source and source id exist. Returns `((source,
-/// source_id), id)` of each new row.
-pub async fn insert_many(conn: &mut SqliteConnection, cases: &[NewCase]) -> Result<Vec<((Source, String), i64)>, sqlx::Error> {
+/// Cases per multi-row INSERT: the statement's set-up (a cursor on the table and on each index)
+/// is paid once for all of them. 22 parameters a row stays far under SQLite's limit of 32,766.
+pub(crate) const INSERT_CHUNK: usize = 64;
+
+const INSERT_COLUMNS: &str =
+    "INSERT INTO cases (source, source_id, guild_id, channel_id, thread_id, origin, author, account, received_at, \
+    language, category, confidence, rules, findings, secrets_found, escalate_to_sponsor, recurring, recurrence_escalation, reply_text, \
+    reply_status, suppressed_reason, text) VALUES ";
+const PER_ROW: usize = 22;
+
+fn insert_sql(rows: usize) -> String {
+    let row = format!("({})", vec!["?"; PER_ROW].join(", "));
+    format!("{INSERT_COLUMNS}{} RETURNING source_id, id", vec![row; rows].join(", "))
+}
+
+/// Inserts cases and returns their ids, in order. The caller has checked, in the same write
+/// transaction, that none of their source ids is stored or repeated; a duplicate here is an error.
+pub(crate) fn insert_many(conn: &rusqlite::Connection, cases: &[NewCase]) -> rusqlite::Result<Vec<i64>> {
     let mut ids = Vec::with_capacity(cases.len());
+    // Full chunks share one prepared statement, the rest another: two statements in all,
+    // whatever the batch sizes.
     for chunk in cases.chunks(INSERT_CHUNK) {
-        let mut qb: QueryBuilder<sqlx::Sqlite> = QueryBuilder::new(
-            "INSERT INTO cases (source, source_id, guild_id, channel_id, thread_id, origin, author, account, received_at, language, category, confidence, rules, findings, secrets_found, escalate_to_sponsor, recurring, recurrence_escalation, reply_text, reply_status, suppressed_reason, text) ",
-        );
-        qb.push_values(chunk, |mut row, c| {
-            row.push_bind(c.source.as_str())
-                .push_bind(&c.source_id)
-                .push_bind(&c.guild_id)
-                .push_bind(&c.channel_id)
-                .push_bind(&c.thread_id)
-                .push_bind(&c.origin)
-                .push_bind(&c.author)
-                .push_bind(&c.account)
-                .push_bind(c.received_at)
-                .push_bind(c.language.code())
-                .push_bind(&c.category)
-                .push_bind(c.confidence)
-                .push_bind(serde_json::to_string(&c.rules).unwrap_or_else(|_| "[]".into()))
-                .push_bind(serde_json::to_string(&c.findings).unwrap_or_else(|_| "[]".into()))
-                .push_bind(c.secrets_found as i64)
-                .push_bind(c.escalate_to_sponsor)
-                .push_bind(c.recurring)
-                .push_bind(c.recurrence_escalation)
-                .push_bind(&c.reply_text)
-                .push_bind(c.reply_status.as_str())
-                .push_bind(c.suppressed_reason.map(Suppression::as_str))
-                .push_bind(&c.text);
-        });
-        qb.push(" ON CONFLICT (source, source_id) DO NOTHING RETURNING source, source_id, id");
-        for row in qb.build().fetch_all(&mut *conn).await? {
-            ids.push(((Source::parse(row.try_get::<&str, _>(0)?), row.try_get(1)?), row.try_get(2)?));
+        let rows = if chunk.len() == INSERT_CHUNK { vec![chunk] } else { chunk.chunks(1).collect() };
+        for rows in rows {
+            let mut stmt = conn.prepare_cached(&insert_sql(rows.len()))?;
+            for (i, c) in rows.iter().enumerate() {
+                bind_case(&mut stmt, i * PER_ROW, c)?;
+            }
+            // RETURNING gives no order; pair the ids back up by source id (unique in `rows`).
+            let mut returned = HashMap::with_capacity(rows.len());
+            let mut out = stmt.raw_query();
+            while let Some(row) = out.next()? {
+                returned.insert(row.get::<_, String>(0)?, row.get::<_, i64>(1)?);
+            }
+            for c in rows {
+                ids.push(returned.get(&c.source_id).copied().ok_or(rusqlite::Error::QueryReturnedNoRows)?);
+            }
         }
     }
     Ok(ids)
 }
 
-/// Which of `source_ids` are already stored for `source`.
-pub async fn existing(conn: &mut SqliteConnection, source: Source, source_ids: &[&str]) -> Result<HashSet<String>, sqlx::Error> {
-    let json = serde_json::to_string(source_ids).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let rows = sqlx::query("SELECT source_id FROM cases WHERE source = ?1 AND source_id IN (SELECT value FROM json_each(?2))")
-        .bind(source.as_str())
-        .bind(json)
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter().map(|r| r.try_get(0)).collect()
+fn bind_case(stmt: &mut rusqlite::Statement<'_>, base: usize, c: &NewCase) -> rusqlite::Result<()> {
+    let json = |v: Result<String, serde_json::Error>| v.map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)));
+    let values: [&dyn rusqlite::ToSql; PER_ROW] = [
+        &c.source.as_str(),
+        &c.source_id,
+        &c.guild_id,
+        &c.channel_id,
+        &c.thread_id,
+        &c.origin,
+        &c.author,
+        &c.account,
+        &c.received_at,
+        &c.language.code(),
+        &c.category,
+        &c.confidence,
+        &json(serde_json::to_string(&c.rules))?,
+        &json(serde_json::to_string(&c.findings))?,
+        &(c.secrets_found as i64),
+        &c.escalate_to_sponsor,
+        &c.recurring,
+        &c.recurrence_escalation,
+        &c.reply_text,
+        &c.reply_status.as_str(),
+        &c.suppressed_reason.map(Suppression::as_str),
+        &c.text,
+    ];
+    for (i, v) in values.into_iter().enumerate() {
+        stmt.raw_bind_parameter(base + i + 1, v)?;
+    }
+    Ok(())
 }
 
 pub async fn find_by_source(conn: &mut SqliteConnection, source: Source, source_id: &str) -> Result<Option<CaseRecord>, sqlx::Error> {
@@ -226,10 +256,6 @@ pub async fn get_on(conn: &mut SqliteConnection, id: i64) -> Result<Option<CaseR
 }
 
 impl Store {
-    pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
-        self.write.begin().await.map_err(|e| self.err(e))
-    }
-
     pub async fn case(&self, id: i64) -> Result<Option<CaseRecord>, StoreError> {
         let mut conn = self.read.acquire().await.map_err(|e| self.err(e))?;
         get_on(&mut conn, id).await.map_err(|e| self.err(e))

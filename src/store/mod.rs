@@ -2,6 +2,7 @@
 //! the rest of the code calls the typed functions here.
 
 pub(crate) mod cases;
+mod checkpoint;
 mod feedback;
 pub mod history;
 mod stats;
@@ -58,6 +59,8 @@ pub struct Store {
     /// check-then-insert sequences race-free without retry loops.
     write: SqlitePool,
     read: SqlitePool,
+    /// Copies the WAL into the database in the background (see `checkpoint.rs`).
+    checkpoint: SqlitePool,
     path: String,
 }
 
@@ -80,7 +83,8 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5))
-            .pragma("cache_size", "-16000");
+            .pragma("cache_size", "-16000")
+            .pragma("wal_autocheckpoint", checkpoint::WRITER_AUTOCHECKPOINT_PAGES.to_string());
         let classify = |e: sqlx::Error| classify_error(&shown, e);
         let write = SqlitePoolOptions::new()
             .max_connections(1)
@@ -92,13 +96,16 @@ impl Store {
             sqlx::migrate::MigrateError::Execute(inner) => classify_error(&shown, inner),
             other => StoreError::Migrate { path: shown.clone(), reason: other.to_string() },
         })?;
+        let checkpoint =
+            SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone().pragma("cache_size", "-2000")).await.map_err(classify)?;
+        checkpoint::spawn(checkpoint.clone(), shown.clone());
         let read = SqlitePoolOptions::new()
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts.read_only(true))
             .await
             .map_err(classify)?;
-        Ok(Store { write, read, path: shown })
+        Ok(Store { write, read, checkpoint, path: shown })
     }
 
     pub fn path(&self) -> &str {
@@ -109,22 +116,54 @@ impl Store {
         classify_error(&self.path, e)
     }
 
+    /// Runs `f` on the writer connection, off the async threads. Writes go through SQLite's C
+    /// API (rusqlite) on sqlx's own connection: prepared statements reused row after row cost
+    /// a fraction of a round trip to sqlx's worker thread per statement, which is what bulk
+    /// imports and group commits spend most of their time on otherwise.
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let mut conn = self.write.acquire().await.map_err(|e| self.err(e))?;
+        let path = self.path.clone();
+        let runtime = tokio::runtime::Handle::current();
+        let task = tokio::task::spawn_blocking(move || {
+            let mut locked = runtime.block_on(conn.lock_handle()).map_err(|e| classify_error(&path, e))?;
+            // SAFETY: while `locked` lives, sqlx's worker makes no call on this handle, and a
+            // connection made by `from_handle` neither closes it nor outlives this block (its
+            // prepared statements are finalised when it drops, before `locked` does).
+            let result = match unsafe { rusqlite::Connection::from_handle(locked.as_raw_handle().as_ptr()) } {
+                Ok(mut raw) => f(&mut raw),
+                Err(e) => Err(e),
+            };
+            result.map_err(|e| classify_reason(&path, e.to_string()))
+        });
+        task.await.unwrap_or_else(|_| {
+            Err(StoreError::Query { path: self.path.clone(), reason: "the database writer stopped unexpectedly".into() })
+        })
+    }
+
     /// For readiness probes: can we still read?
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.read).await.map_err(|e| self.err(e))?;
         Ok(())
     }
 
-    /// Waits for in-flight queries and closes every connection. Readers go first: the last
-    /// connection to close checkpoints and removes the WAL, which a read-only one cannot do.
+    /// Waits for in-flight queries and closes every connection. The writer goes last: the last
+    /// connection to close checkpoints and removes the WAL.
     pub async fn close(&self) {
         self.read.close().await;
+        self.checkpoint.close().await;
         self.write.close().await;
     }
 }
 
 fn classify_error(path: &str, e: sqlx::Error) -> StoreError {
-    let reason = e.to_string();
+    classify_reason(path, e.to_string())
+}
+
+fn classify_reason(path: &str, reason: String) -> StoreError {
     let lower = reason.to_ascii_lowercase();
     let path = path.to_string();
     if lower.contains("locked") || lower.contains("busy") {

@@ -44,7 +44,12 @@ pub async fn triage_message(
     incoming.channel_id = Some(msg.channel_id.to_string());
     incoming.thread_id = thread.map(|t| t.to_string());
     incoming.author = Some(msg.author.id.to_string());
-    let channel = Channel { now: crate::pipeline::now(), leak_deleted, staff_mention: data.config.staff_role.map(|r| format!("<@&{r}>")) };
+    let channel = Channel {
+        now: crate::pipeline::now(),
+        leak_deleted,
+        staff_mention: data.config.staff_role.map(|r| format!("<@&{r}>")),
+        ..Channel::default()
+    };
     let handled = data.pipeline.record(incoming, classification, &channel, Delivery::Post).await?;
     if handled.duplicate {
         return Ok(());
