@@ -240,3 +240,28 @@ async fn a_database_locked_by_another_process_gets_a_clear_error() {
     assert!(matches!(err, StoreError::Locked { .. }), "{err}");
     assert!(err.to_string().contains("locked by another process"), "{err}");
 }
+
+#[tokio::test]
+async fn the_wal_is_copied_into_the_database_in_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(&dir, Policy::default()).await;
+    let db = dir.path().join("cases.db");
+    let before = std::fs::metadata(&db).unwrap().len();
+    let text = "We lost the token for our ERP key, where can we find it? ".repeat(8);
+    let items: Vec<_> = (0..3000)
+        .map(|i| {
+            let mut m = Incoming::new(Source::Import, format!("W-{i}"), text.as_str());
+            m.author = Some(format!("user{}", i % 300));
+            (m.clone(), p.analyse(&m.text))
+        })
+        .collect();
+    p.record_batch(items, Delivery::Never).await.unwrap();
+    // A few megabytes: far under the writer's own checkpoint threshold, so only the background
+    // checkpoint can move them into the database file while the store stays open.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::fs::metadata(&db).unwrap().len() < before + 1_000_000 {
+        assert!(std::time::Instant::now() < deadline, "the database file did not grow: nothing checkpointed the WAL");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(p.store().count_cases().await.unwrap(), 3000);
+}
