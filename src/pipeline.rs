@@ -144,24 +144,17 @@ impl Pipeline {
         let channel = Channel { now: now(), ..Channel::default() };
         let jobs: Vec<Job> =
             items.into_iter().map(|(msg, classification)| Job { msg, classification, channel: channel.clone(), delivery }).collect();
-        let core = self.core.clone();
-        self.store()
-            .write(move |conn| {
-                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                let mut outcome = BatchOutcome::default();
-                for written in core.record_all(&tx, jobs)? {
-                    match written {
-                        Written::New(h) => {
-                            outcome.inserted += 1;
-                            outcome.secrets_masked += h.case.secrets_found as u64;
-                        }
-                        Written::Duplicate(_) => outcome.duplicates += 1,
-                    }
+        let mut outcome = BatchOutcome::default();
+        for written in self.core.write(jobs).await? {
+            match written {
+                Written::New(h) => {
+                    outcome.inserted += 1;
+                    outcome.secrets_masked += h.case.secrets_found as u64;
                 }
-                tx.commit()?;
-                Ok(outcome)
-            })
-            .await
+                Written::Duplicate(_) => outcome.duplicates += 1,
+            }
+        }
+        Ok(outcome)
     }
 }
 
@@ -201,16 +194,7 @@ impl Core {
 
     /// One transaction for a group; duplicates answer with the stored (first) case.
     async fn commit_group(self: &Arc<Self>, jobs: Vec<Job>) -> Result<Vec<Result<Handled, StoreError>>, StoreError> {
-        let core = self.clone();
-        let written = self
-            .store
-            .write(move |conn| {
-                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                let written = core.record_all(&tx, jobs)?;
-                tx.commit()?;
-                Ok(written)
-            })
-            .await?;
+        let written = self.write(jobs).await?;
         let mut out = Vec::with_capacity(written.len());
         for w in written {
             out.push(match w {
@@ -223,6 +207,20 @@ impl Core {
             });
         }
         Ok(out)
+    }
+
+    /// One write transaction for `jobs`, taken before anything is read so that no other
+    /// writer can slip in between the duplicate check and the insert.
+    async fn write(self: &Arc<Self>, jobs: Vec<Job>) -> Result<Vec<Written>, StoreError> {
+        let core = self.clone();
+        self.store
+            .write(move |conn| {
+                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let written = core.record_all(&tx, jobs)?;
+                tx.commit()?;
+                Ok(written)
+            })
+            .await
     }
 
     /// The shared core of every write, inside the caller's write transaction. A message whose
