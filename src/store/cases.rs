@@ -177,21 +177,23 @@ const INSERT_COLUMNS: &str =
     reply_status, suppressed_reason, text) VALUES ";
 const PER_ROW: usize = 22;
 
-fn insert_sql(rows: usize) -> String {
+/// The two INSERT statements: a full chunk of rows, and one row for whatever is left over.
+static INSERT_SQL: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {
     let row = format!("({})", vec!["?"; PER_ROW].join(", "));
-    format!("{INSERT_COLUMNS}{} RETURNING source_id, id", vec![row; rows].join(", "))
-}
+    let sql = |rows: usize| format!("{INSERT_COLUMNS}{} RETURNING source_id, id", vec![row.as_str(); rows].join(", "));
+    [sql(INSERT_CHUNK), sql(1)]
+});
 
 /// Inserts cases and returns their ids, in order. The caller has checked, in the same write
 /// transaction, that none of their source ids is stored or repeated; a duplicate here is an error.
 pub(crate) fn insert_many(conn: &rusqlite::Connection, cases: &[NewCase]) -> rusqlite::Result<Vec<i64>> {
     let mut ids = Vec::with_capacity(cases.len());
-    // Full chunks share one prepared statement, the rest another: two statements in all,
-    // whatever the batch sizes.
     for chunk in cases.chunks(INSERT_CHUNK) {
-        let rows = if chunk.len() == INSERT_CHUNK { vec![chunk] } else { chunk.chunks(1).collect() };
-        for rows in rows {
-            let mut stmt = conn.prepare_cached(&insert_sql(rows.len()))?;
+        // Full chunks share one prepared statement, the rest go one row at a time through the
+        // other: two statements in all, whatever the batch sizes.
+        let (per_statement, sql) = if chunk.len() == INSERT_CHUNK { (INSERT_CHUNK, &INSERT_SQL[0]) } else { (1, &INSERT_SQL[1]) };
+        for rows in chunk.chunks(per_statement) {
+            let mut stmt = conn.prepare_cached(sql)?;
             for (i, c) in rows.iter().enumerate() {
                 bind_case(&mut stmt, i * PER_ROW, c)?;
             }
