@@ -35,20 +35,30 @@ pub(crate) fn lookup(conn: &Connection, q: &HistoryQuery<'_>, window: i64, coold
     let since = q.at.saturating_sub(window.max(0));
     let cap = i64::from(PRIOR_CAP);
     let mut prior = 0;
-    // One index range per week and branch. A case from both the same author and the same
-    // account is counted by the author branch only, which the account index tells by itself.
+    // Each run probes two weeks (a 7-day window spans at most two), so most lookups are one
+    // statement. In each week, one index range per branch; a case from both the same author and
+    // the same account is counted by the author branch only, which the account index tells by
+    // itself.
     let mut count = conn.prepare_cached(
-        "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM cases WHERE received_at / 604800 = ?1 AND author = ?2 AND category = ?4
-                   AND received_at > ?5 AND received_at <= ?6 LIMIT ?7))
-              + (SELECT COUNT(*) FROM (SELECT 1 FROM cases WHERE received_at / 604800 = ?1 AND account = ?3 AND category = ?4
-                   AND received_at > ?5 AND received_at <= ?6 AND (?2 IS NULL OR author IS NOT ?2) LIMIT ?7))",
+        "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM (VALUES (?1), (?2)) AS w CROSS JOIN cases
+                   WHERE received_at / 604800 = w.column1 AND author = ?3 AND category = ?5
+                   AND received_at > ?6 AND received_at <= ?7 LIMIT ?8))
+              + (SELECT COUNT(*) FROM (SELECT 1 FROM (VALUES (?1), (?2)) AS w CROSS JOIN cases
+                   WHERE received_at / 604800 = w.column1 AND account = ?4 AND category = ?5
+                   AND received_at > ?6 AND received_at <= ?7 AND (?3 IS NULL OR author IS NOT ?3) LIMIT ?8))",
     )?;
-    for week in (since / WEEK)..=(q.at / WEEK) {
-        prior += count.query_row(params![week, q.author, q.account, q.category, since, q.at, cap - prior], |r| r.get::<_, i64>(0))?;
+    let (first, last) = (since / WEEK, q.at / WEEK);
+    let mut week = first;
+    while week <= last {
+        // A NULL week matches nothing: the window's last week, when it is alone in its pair.
+        let second = (week < last).then_some(week + 1);
+        prior +=
+            count.query_row(params![week, second, q.author, q.account, q.category, since, q.at, cap - prior], |r| r.get::<_, i64>(0))?;
         if prior >= cap {
             prior = cap;
             break;
         }
+        week += 2;
     }
 
     let Some(cooldown) = cooldown else {
