@@ -145,7 +145,7 @@ impl Pipeline {
         let jobs: Vec<Job> =
             items.into_iter().map(|(msg, classification)| Job { msg, classification, channel: channel.clone(), delivery }).collect();
         let mut outcome = BatchOutcome::default();
-        for written in self.core.write(jobs).await? {
+        for written in self.core.write(jobs, true).await? {
             match written {
                 Written::New(h) => {
                     outcome.inserted += 1;
@@ -194,7 +194,7 @@ impl Core {
 
     /// One transaction for a group; duplicates answer with the stored (first) case.
     async fn commit_group(self: &Arc<Self>, jobs: Vec<Job>) -> Result<Vec<Result<Handled, StoreError>>, StoreError> {
-        let written = self.write(jobs).await?;
+        let written = self.write(jobs, false).await?;
         let mut out = Vec::with_capacity(written.len());
         for w in written {
             out.push(match w {
@@ -210,13 +210,14 @@ impl Core {
     }
 
     /// One write transaction for `jobs`, taken before anything is read so that no other
-    /// writer can slip in between the duplicate check and the insert.
-    async fn write(self: &Arc<Self>, jobs: Vec<Job>) -> Result<Vec<Written>, StoreError> {
+    /// writer can slip in between the duplicate check and the insert. `expect_new`: see
+    /// [`Core::record_all`].
+    async fn write(self: &Arc<Self>, jobs: Vec<Job>, expect_new: bool) -> Result<Vec<Written>, StoreError> {
         let core = self.clone();
         self.store
             .write(move |conn| {
                 let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                let written = core.record_all(&tx, jobs)?;
+                let written = core.record_all(&tx, &jobs, expect_new)?;
                 tx.commit()?;
                 Ok(written)
             })
@@ -226,23 +227,39 @@ impl Core {
     /// The shared core of every write, inside the caller's write transaction. A message whose
     /// source id is stored, or came earlier in `jobs`, is a duplicate; any other has its
     /// history looked up, its reply decided and its case inserted. Returns one entry per job.
-    fn record_all(&self, conn: &rusqlite::Connection, jobs: Vec<Job>) -> rusqlite::Result<Vec<Written>> {
+    ///
+    /// With `expect_new` (a bulk import), chunks skip the per-message duplicate check and let
+    /// the insert find stored source ids instead; a chunk where it finds any is rolled back and
+    /// redone with checks, and checks stay on until a chunk has no duplicates. A first import
+    /// then never pays for the check, and a re-run (all duplicates) redoes one chunk per batch.
+    fn record_all(&self, conn: &rusqlite::Connection, jobs: &[Job], expect_new: bool) -> rusqlite::Result<Vec<Written>> {
         let mut written = Vec::with_capacity(jobs.len());
-        let mut jobs = jobs.into_iter().peekable();
-        while jobs.peek().is_some() {
-            self.record_chunk(conn, jobs.by_ref().take(store::cases::INSERT_CHUNK), &mut written)?;
+        let mut check = !expect_new;
+        for chunk in jobs.chunks(store::cases::INSERT_CHUNK) {
+            if !check {
+                conn.prepare_cached("SAVEPOINT chunk")?.execute([])?;
+                if let Some(done) = self.record_chunk(conn, chunk, false)? {
+                    conn.prepare_cached("RELEASE chunk")?.execute([])?;
+                    written.extend(done);
+                    continue;
+                }
+                conn.prepare_cached("ROLLBACK TO chunk")?.execute([])?;
+                conn.prepare_cached("RELEASE chunk")?.execute([])?;
+            }
+            let done = self.record_chunk(conn, chunk, true)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+            check = !expect_new || done.iter().any(|w| matches!(w, Written::Duplicate(_)));
+            written.extend(done);
         }
         Ok(written)
     }
 
     /// Up to one multi-row INSERT's worth. Its cases are not in the store until the insert, so
     /// what earlier ones in the chunk say about later ones is added from memory.
-    fn record_chunk(
-        &self,
-        conn: &rusqlite::Connection,
-        jobs: impl Iterator<Item = Job>,
-        written: &mut Vec<Written>,
-    ) -> rusqlite::Result<()> {
+    ///
+    /// Without `check`, source ids are not looked up first. If the insert then finds one
+    /// stored, the history of the chunk's later cases may have counted that case twice (once
+    /// stored, once from memory), so this returns `None` and the caller rolls the chunk back.
+    fn record_chunk(&self, conn: &rusqlite::Connection, jobs: &[Job], check: bool) -> rusqlite::Result<Option<Vec<Written>>> {
         enum Slot {
             Stored(i64),
             /// The n-th new case of this chunk.
@@ -250,19 +267,22 @@ impl Core {
             /// A repeat of the n-th new case of this chunk.
             Repeat(usize),
         }
-        let mut slots = Vec::with_capacity(store::cases::INSERT_CHUNK);
-        let mut fresh: Vec<NewCase> = Vec::with_capacity(store::cases::INSERT_CHUNK);
-        let mut decisions = Vec::with_capacity(store::cases::INSERT_CHUNK);
-        for Job { msg, classification: c, mut channel, delivery } in jobs {
-            if let Some(id) = store::cases::stored_id(conn, msg.source, &msg.source_id)? {
-                slots.push(Slot::Stored(id));
-                continue;
+        let mut slots = Vec::with_capacity(jobs.len());
+        let mut fresh: Vec<NewCase> = Vec::with_capacity(jobs.len());
+        let mut decisions = Vec::with_capacity(jobs.len());
+        for Job { msg, classification: c, channel, delivery } in jobs {
+            if check {
+                if let Some(id) = store::cases::stored_id(conn, msg.source, &msg.source_id)? {
+                    slots.push(Slot::Stored(id));
+                    continue;
+                }
             }
             if let Some(n) = fresh.iter().position(|f| f.source == msg.source && f.source_id == msg.source_id) {
                 slots.push(Slot::Repeat(n));
                 continue;
             }
-            channel.backlog = delivery == Delivery::Never;
+            let mut channel = channel.clone();
+            channel.backlog = *delivery == Delivery::Never;
             let at = msg.received_at.unwrap_or(channel.now);
             let history = match c.category.as_deref() {
                 Some(category) => {
@@ -278,18 +298,30 @@ impl Core {
             let mut policy = self.policy.clone();
             policy.reply_language = msg.reply_language.or(policy.reply_language);
             channel.now = at;
-            let decision = respond::decide(self.classifier.pack(), &c, &history, &policy, &channel);
+            let decision = respond::decide(self.classifier.pack(), c, &history, &policy, &channel);
             slots.push(Slot::New(fresh.len()));
-            fresh.push(new_case(msg, c, at, &decision, delivery));
+            fresh.push(new_case(msg, c, at, &decision, *delivery));
             decisions.push(decision);
         }
-        let ids = store::cases::insert_many(conn, &fresh)?;
+        let mut ids = Vec::with_capacity(fresh.len());
+        for (case, id) in fresh.iter().zip(store::cases::insert_many(conn, &fresh)?) {
+            match id {
+                Some(id) => ids.push(id),
+                None if !check => return Ok(None),
+                None => {
+                    // The single writer connection makes this impossible; say so rather than guess.
+                    let reason = format!("case {} appeared between its duplicate check and its insert", case.source_id);
+                    return Err(rusqlite::Error::ToSqlConversionFailure(reason.into()));
+                }
+            }
+        }
         let mut handled: Vec<Option<Handled>> = fresh
             .into_iter()
             .zip(&ids)
             .zip(decisions)
             .map(|((case, id), decision)| Some(Handled { case: CaseRecord::stored(*id, case), duplicate: false, decision: Some(decision) }))
             .collect();
+        let mut written = Vec::with_capacity(slots.len());
         for slot in slots {
             written.push(match slot {
                 Slot::Stored(id) => Written::Duplicate(id),
@@ -297,7 +329,7 @@ impl Core {
                 Slot::Repeat(n) => Written::Duplicate(ids[n]),
             });
         }
-        Ok(())
+        Ok(Some(written))
     }
 }
 
@@ -319,7 +351,7 @@ fn add_chunk_history(h: &mut History, earlier: &[NewCase], q: &HistoryQuery<'_>,
     }
 }
 
-fn new_case(msg: Incoming, c: Classification, received_at: i64, decision: &Decision, delivery: Delivery) -> NewCase {
+fn new_case(msg: &Incoming, c: &Classification, received_at: i64, decision: &Decision, delivery: Delivery) -> NewCase {
     let reply_status = match (decision.posts(), delivery) {
         (false, _) => ReplyStatus::Suppressed,
         (true, Delivery::Post) => ReplyStatus::Pending,
@@ -327,19 +359,19 @@ fn new_case(msg: Incoming, c: Classification, received_at: i64, decision: &Decis
     };
     NewCase {
         source: msg.source,
-        source_id: msg.source_id,
-        guild_id: msg.guild_id,
-        channel_id: msg.channel_id,
-        thread_id: msg.thread_id,
-        origin: msg.origin,
-        author: msg.author,
-        account: msg.account,
+        source_id: msg.source_id.clone(),
+        guild_id: msg.guild_id.clone(),
+        channel_id: msg.channel_id.clone(),
+        thread_id: msg.thread_id.clone(),
+        origin: msg.origin.clone(),
+        author: msg.author.clone(),
+        account: msg.account.clone(),
         received_at,
         language: c.language,
         category: c.category_id().to_string(),
         confidence: c.confidence,
-        rules: c.rules,
-        findings: c.findings,
+        rules: c.rules.clone(),
+        findings: c.findings.clone(),
         secrets_found: c.secrets_found,
         escalate_to_sponsor: c.escalate_to_sponsor,
         recurring: decision.recurring,
@@ -347,7 +379,7 @@ fn new_case(msg: Incoming, c: Classification, received_at: i64, decision: &Decis
         reply_text: decision.text.clone(),
         reply_status,
         suppressed_reason: decision.suppressed,
-        text: c.masked_text,
+        text: c.masked_text.clone(),
     }
 }
 

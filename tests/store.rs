@@ -176,6 +176,34 @@ async fn a_batch_larger_than_one_insert_sees_its_own_earlier_cases_and_repeats()
 }
 
 #[tokio::test]
+async fn a_resumed_import_keeps_the_stored_case_when_an_id_comes_back_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(&dir, Policy::default()).await;
+    let text = "We lost the token for our ERP key, where can we find it?";
+    let item = |id: &str, author: &str, minute: i64| {
+        let mut m = Incoming::new(Source::Import, id, text);
+        m.author = Some(author.into());
+        m.received_at = Some(NOW + minute * 60);
+        (m.clone(), p.analyse(&m.text))
+    };
+    let first: Vec<_> = (0..10).map(|i| item(&format!("R-{i}"), if i == 5 { "zed" } else { "ana" }, i)).collect();
+    p.record_batch(first, Delivery::Never).await.unwrap();
+    // The re-run starts inside what is stored. R-5 now names kai: the stored case (zed's) stays,
+    // so kai's R-10 is kai's first case. Counted from the re-sent line, it would be recurring.
+    let mut second: Vec<_> = (5..10).map(|i| item(&format!("R-{i}"), "kai", i)).collect();
+    second.extend((10..100).map(|i| item(&format!("R-{i}"), if i == 10 { "kai" } else { "ana" }, i)));
+    let outcome = p.record_batch(second, Delivery::Never).await.unwrap();
+    assert_eq!((outcome.inserted, outcome.duplicates), (90, 5));
+    assert_eq!(p.store().count_cases().await.unwrap(), 100);
+    let kept = p.store().case_by_source(Source::Import, "R-5").await.unwrap().unwrap();
+    assert_eq!(kept.author.as_deref(), Some("zed"));
+    let kai = p.store().case_by_source(Source::Import, "R-10").await.unwrap().unwrap();
+    assert!(!kai.recurring, "R-10 is kai's first case");
+    let ana = p.store().case_by_source(Source::Import, "R-11").await.unwrap().unwrap();
+    assert!(ana.recurring);
+}
+
+#[tokio::test]
 async fn masked_secrets_never_reach_the_database_file() {
     let dir = tempfile::tempdir().unwrap();
     let p = pipeline(&dir, Policy::default()).await;

@@ -180,13 +180,18 @@ const PER_ROW: usize = 22;
 /// The two INSERT statements: a full chunk of rows, and one row for whatever is left over.
 static INSERT_SQL: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {
     let row = format!("({})", vec!["?"; PER_ROW].join(", "));
-    let sql = |rows: usize| format!("{INSERT_COLUMNS}{} RETURNING source_id, id", vec![row.as_str(); rows].join(", "));
+    let sql = |rows: usize| {
+        format!(
+            "{INSERT_COLUMNS}{} ON CONFLICT (source, source_id) DO NOTHING RETURNING source_id, id",
+            vec![row.as_str(); rows].join(", ")
+        )
+    };
     [sql(INSERT_CHUNK), sql(1)]
 });
 
-/// Inserts cases and returns their ids, in order. The caller has checked, in the same write
-/// transaction, that none of their source ids is stored or repeated; a duplicate here is an error.
-pub(crate) fn insert_many(conn: &rusqlite::Connection, cases: &[NewCase]) -> rusqlite::Result<Vec<i64>> {
+/// Inserts cases and returns their ids, in order; `None` for a case whose source id was already
+/// stored, which is left as it was. Source ids must not repeat within `cases`.
+pub(crate) fn insert_many(conn: &rusqlite::Connection, cases: &[NewCase]) -> rusqlite::Result<Vec<Option<i64>>> {
     let mut ids = Vec::with_capacity(cases.len());
     for chunk in cases.chunks(INSERT_CHUNK) {
         // Full chunks share one prepared statement, the rest go one row at a time through the
@@ -204,7 +209,7 @@ pub(crate) fn insert_many(conn: &rusqlite::Connection, cases: &[NewCase]) -> rus
                 returned.insert(row.get::<_, String>(0)?, row.get::<_, i64>(1)?);
             }
             for c in rows {
-                ids.push(returned.get(&c.source_id).copied().ok_or(rusqlite::Error::QueryReturnedNoRows)?);
+                ids.push(returned.get(&c.source_id).copied());
             }
         }
     }
