@@ -2,6 +2,11 @@
 //! fresh file-backed database, then imports the same file again (all duplicates).
 //!
 //! cargo run --release --example bench_import -- [MESSAGES]   (default 1,000,000)
+//!
+//! Each import also prints CPU time per message, in all and for its busiest threads. The
+//! database writer (a `tokio-rt-worker` blocking thread) and the reader (`triage-import`, which
+//! parses and classifies, and has ended by then) run in parallel, so the larger of the two
+//! bounds the throughput.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -23,6 +28,41 @@ const TEMPLATES: &[&str] = &[
     "¿Alguien sabe cómo configurar el envío gratis para pedidos de más de 100 pesos? Ya revisé la logística pero no encuentro dónde se pone la regla.",
     "Thanks a lot for the help yesterday, the promotion is live now and the team is happy with the result of the campaign so far, great work!",
 ];
+
+/// CPU seconds each thread of this process has used, by thread id, with its name.
+fn thread_cpu() -> std::collections::HashMap<u64, (String, f64)> {
+    let mut out = std::collections::HashMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return out };
+    for task in tasks.flatten() {
+        let Some(tid) = task.file_name().to_str().and_then(|t| t.parse::<u64>().ok()) else { continue };
+        let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default().trim().to_string();
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        // Fields after the parenthesised name: utime and stime are the 12th and 13th, in ticks of 1/100 s.
+        let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+        out.insert(tid, (name, (ticks(11) + ticks(12)) / 100.0));
+    }
+    out
+}
+
+/// CPU seconds of the whole process, including threads that have ended (the import's reader).
+fn process_cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// The busiest threads between two snapshots, in CPU microseconds per message.
+fn busiest(before: &std::collections::HashMap<u64, (String, f64)>, n: usize) -> String {
+    let mut used: Vec<(String, f64)> = thread_cpu()
+        .into_iter()
+        .map(|(tid, (name, secs))| (name, secs - before.get(&tid).map_or(0.0, |b| b.1)))
+        .filter(|(_, secs)| *secs > 0.0)
+        .collect();
+    used.sort_by(|a, b| b.1.total_cmp(&a.1));
+    used.iter().take(3).map(|(name, secs)| format!("{name} {:.1}", secs * 1e6 / n as f64)).collect::<Vec<_>>().join(", ")
+}
 
 fn peak_rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -63,11 +103,14 @@ async fn main() -> anyhow::Result<()> {
     let pipeline = Pipeline::new(classifier.clone(), store.clone(), Policy::default());
     let rss_before = peak_rss_mb();
     for (label, expect_new) in [("first import", true), ("re-import (all duplicates)", false)] {
+        let (cpu, total) = (thread_cpu(), process_cpu());
         let t = Instant::now();
         let s = import_file(&pipeline, classifier.clone(), file.clone(), triage::cli::import::DEFAULT_BATCH, |_, _| {}).await?;
         let secs = t.elapsed().as_secs_f64();
         let count = if expect_new { s.inserted } else { s.duplicates };
         println!("{label}: {count} of {n} in {secs:.1}s = {:.0} messages/s; peak RSS {:.0} MB", n as f64 / secs, peak_rss_mb());
+        let all = (process_cpu() - total) * 1e6 / n as f64;
+        println!("  CPU µs per message: {all:.1} in all; busiest threads still running: {}", busiest(&cpu, n));
         assert_eq!(count as usize, n, "every message accounted for");
     }
     println!("cases in store: {}; peak RSS before import {:.0} MB", store.count_cases().await?, rss_before);

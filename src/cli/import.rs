@@ -138,37 +138,42 @@ pub async fn import_file(
     let batch = batch.clamp(1, 100_000);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<(Incoming, Classification)>, Vec<BadLine>, u64, u64)>(1);
     let shown = file.display().to_string();
-    let reader = std::thread::spawn(move || -> anyhow::Result<()> {
-        let mut input = BufReader::with_capacity(1 << 20, f);
-        let mut buf = Vec::with_capacity(4096);
-        let (mut items, mut bad) = (Vec::with_capacity(batch), Vec::new());
-        let (mut line_no, mut read) = (0u64, 0u64);
-        loop {
-            buf.clear();
-            let n = input.read_until(b'\n', &mut buf).with_context(|| format!("cannot read {shown}"))?;
-            if n == 0 {
-                break;
-            }
-            line_no += 1;
-            read += n as u64;
-            let line = super::trim_line_end(&buf);
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            match parse_line(line) {
-                Ok(msg) => {
-                    let c = classifier.classify(&msg.text);
-                    items.push((msg, c));
+    // Named, so that profiles and `top -H` tell it from the database writer.
+    let reader = std::thread::Builder::new()
+        .name("triage-import".into())
+        .spawn(move || -> anyhow::Result<()> {
+            let mut input = BufReader::with_capacity(1 << 20, f);
+            let mut buf = Vec::with_capacity(4096);
+            let (mut items, mut bad) = (Vec::with_capacity(batch), Vec::new());
+            let (mut line_no, mut read) = (0u64, 0u64);
+            loop {
+                buf.clear();
+                let n = input.read_until(b'\n', &mut buf).with_context(|| format!("cannot read {shown}"))?;
+                if n == 0 {
+                    break;
                 }
-                Err(reason) => bad.push(BadLine { line: line_no, reason }),
+                line_no += 1;
+                read += n as u64;
+                let line = super::trim_line_end(&buf);
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                match parse_line(line) {
+                    Ok(msg) => {
+                        let c = classifier.classify(&msg.text);
+                        items.push((msg, c));
+                    }
+                    Err(reason) => bad.push(BadLine { line: line_no, reason }),
+                }
+                if items.len() >= batch && tx.blocking_send((std::mem::take(&mut items), std::mem::take(&mut bad), line_no, read)).is_err()
+                {
+                    return Ok(());
+                }
             }
-            if items.len() >= batch && tx.blocking_send((std::mem::take(&mut items), std::mem::take(&mut bad), line_no, read)).is_err() {
-                return Ok(());
-            }
-        }
-        let _ = tx.blocking_send((items, bad, line_no, read));
-        Ok(())
-    });
+            let _ = tx.blocking_send((items, bad, line_no, read));
+            Ok(())
+        })
+        .context("cannot start the import reader thread")?;
     let mut summary = ImportSummary::default();
     while let Some((items, bad, line_no, read)) = rx.recv().await {
         for b in bad {
