@@ -287,9 +287,11 @@ impl Core {
             let history = match c.category.as_deref() {
                 Some(category) => {
                     let query = HistoryQuery { author: msg.author.as_deref(), account: msg.account.as_deref(), category, at };
-                    // A backlog is never answered, so when we last answered does not matter.
+                    // A backlog is never answered, so when we last answered does not matter, and
+                    // its decision only records whether the case recurs, not how often.
                     let cooldown = (!channel.backlog).then_some(self.policy.cooldown_secs);
-                    let mut h = store::history::lookup(conn, &query, self.policy.recurrence_window_secs, cooldown)?;
+                    let count_up_to = if channel.backlog { 1 } else { store::history::PRIOR_CAP };
+                    let mut h = store::history::lookup(conn, &query, self.policy.recurrence_window_secs, count_up_to, cooldown)?;
                     add_chunk_history(&mut h, &fresh, &query, self.policy.recurrence_window_secs);
                     h
                 }

@@ -127,6 +127,38 @@ async fn recurrence_reaches_back_across_week_boundaries_and_long_windows() {
 }
 
 #[tokio::test]
+async fn an_imported_case_recurs_when_any_earlier_case_is_in_the_window() {
+    let text = "We lost the token for our ERP key, where can we find it?";
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(&dir, Policy { recurrence_window_secs: 30 * 86_400, ..Policy::default() }).await;
+    let import = |id: &str, author: &str, account: &str, at: i64| {
+        let mut m = Incoming::new(Source::Import, id, text);
+        m.author = Some(author.into());
+        m.account = Some(account.into());
+        m.received_at = Some(at);
+        let c = p.analyse(&m.text);
+        let p = p.clone();
+        async move {
+            p.record_batch(vec![(m, c)], Delivery::Never).await.unwrap();
+        }
+    };
+    // One batch each, so that every lookup goes to the store. Earlier cases 31 and 29 days back
+    // (five and four weeks apart): only the second is in the window.
+    import("ivo-old", "ivo", "acme", NOW - 31 * 86_400).await;
+    import("ivo-now", "ivo", "acme", NOW).await;
+    import("kim-old", "kim", "bravo", NOW - 29 * 86_400).await;
+    import("kim-now", "kim", "bravo", NOW).await;
+    import("colleague", "vic", "bravo", NOW + 60).await;
+    let get = |id: &'static str| {
+        let p = p.clone();
+        async move { p.store().case_by_source(Source::Import, id).await.unwrap().unwrap() }
+    };
+    assert!(!get("ivo-now").await.recurring, "the case 31 days back is outside the window");
+    assert!(get("kim-now").await.recurring, "the case 29 days back is inside the window");
+    assert!(get("colleague").await.recurring, "same account, another author");
+}
+
+#[tokio::test]
 async fn a_case_from_the_same_author_and_account_counts_once() {
     let dir = tempfile::tempdir().unwrap();
     let p = pipeline(&dir, Policy::default()).await;

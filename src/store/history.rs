@@ -26,39 +26,45 @@ pub const PRIOR_CAP: u32 = 100;
 const WEEK: i64 = 604_800;
 
 /// Earlier cases of the query's category from the same author or account within `window`
-/// seconds (up to [`PRIOR_CAP`]), and our last reply to them about it within `cooldown` seconds
-/// (not looked up without a cooldown).
-pub(crate) fn lookup(conn: &Connection, q: &HistoryQuery<'_>, window: i64, cooldown: Option<i64>) -> rusqlite::Result<History> {
+/// seconds, counted up to `count_up_to` (at most [`PRIOR_CAP`]), and our last reply to them
+/// about it within `cooldown` seconds (not looked up without a cooldown).
+///
+/// A caller that only needs to know whether there was any earlier case passes 1: the lookup
+/// then stops at the first one it meets, starting from the newest week.
+pub(crate) fn lookup(
+    conn: &Connection,
+    q: &HistoryQuery<'_>,
+    window: i64,
+    count_up_to: u32,
+    cooldown: Option<i64>,
+) -> rusqlite::Result<History> {
     if q.author.is_none() && q.account.is_none() {
         return Ok(History::default());
     }
     let since = q.at.saturating_sub(window.max(0));
-    let cap = i64::from(PRIOR_CAP);
+    let cap = i64::from(count_up_to.min(PRIOR_CAP));
     let mut prior = 0;
-    // Each run probes two weeks (a 7-day window spans at most two), so most lookups are one
-    // statement. In each week, one index range per branch; a case from both the same author and
-    // the same account is counted by the author branch only, which the account index tells by
-    // itself.
+    // Each run probes two weeks, newest first (a 7-day window spans at most two), so most
+    // lookups are one statement, and the LIMIT ends it as soon as enough cases are found. In
+    // each week, one index range per branch; a case from both the same author and the same
+    // account is counted by the author branch only, which the account index tells by itself.
     let mut count = conn.prepare_cached(
-        "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM (VALUES (?1), (?2)) AS w CROSS JOIN cases
-                   WHERE received_at / 604800 = w.column1 AND author = ?3 AND category = ?5
-                   AND received_at > ?6 AND received_at <= ?7 LIMIT ?8))
-              + (SELECT COUNT(*) FROM (SELECT 1 FROM (VALUES (?1), (?2)) AS w CROSS JOIN cases
-                   WHERE received_at / 604800 = w.column1 AND account = ?4 AND category = ?5
-                   AND received_at > ?6 AND received_at <= ?7 AND (?3 IS NULL OR author IS NOT ?3) LIMIT ?8))",
+        "SELECT COUNT(*) FROM (
+           SELECT 1 FROM (VALUES (?1), (?2)) AS w CROSS JOIN cases
+             WHERE received_at / 604800 = w.column1 AND author = ?3 AND category = ?5 AND received_at > ?6 AND received_at <= ?7
+           UNION ALL
+           SELECT 1 FROM (VALUES (?1), (?2)) AS w CROSS JOIN cases
+             WHERE received_at / 604800 = w.column1 AND account = ?4 AND category = ?5 AND received_at > ?6 AND received_at <= ?7
+               AND (?3 IS NULL OR author IS NOT ?3)
+           LIMIT ?8)",
     )?;
-    let (first, last) = (since / WEEK, q.at / WEEK);
-    let mut week = first;
-    while week <= last {
-        // A NULL week matches nothing: the window's last week, when it is alone in its pair.
-        let second = (week < last).then_some(week + 1);
+    let (first, mut week) = (since / WEEK, q.at / WEEK);
+    while week >= first && prior < cap {
+        // A NULL week matches nothing: the window's first week, when it is alone in its pair.
+        let earlier = (week > first).then_some(week - 1);
         prior +=
-            count.query_row(params![week, second, q.author, q.account, q.category, since, q.at, cap - prior], |r| r.get::<_, i64>(0))?;
-        if prior >= cap {
-            prior = cap;
-            break;
-        }
-        week += 2;
+            count.query_row(params![week, earlier, q.author, q.account, q.category, since, q.at, cap - prior], |r| r.get::<_, i64>(0))?;
+        week -= 2;
     }
 
     let Some(cooldown) = cooldown else {
