@@ -246,7 +246,7 @@ impl Core {
                 conn.prepare_cached("ROLLBACK TO chunk")?.execute([])?;
                 conn.prepare_cached("RELEASE chunk")?.execute([])?;
             }
-            let done = self.record_chunk(conn, chunk, true)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+            let done = self.record_chunk(conn, chunk, true)?.ok_or_else(|| impossible("a checked chunk met a stored case"))?;
             check = !expect_new || done.iter().any(|w| matches!(w, Written::Duplicate(_)));
             written.extend(done);
         }
@@ -310,11 +310,7 @@ impl Core {
             match id {
                 Some(id) => ids.push(id),
                 None if !check => return Ok(None),
-                None => {
-                    // The single writer connection makes this impossible; say so rather than guess.
-                    let reason = format!("case {} appeared between its duplicate check and its insert", case.source_id);
-                    return Err(rusqlite::Error::ToSqlConversionFailure(reason.into()));
-                }
+                None => return Err(impossible(&format!("case {} appeared between its duplicate check and its insert", case.source_id))),
             }
         }
         let mut handled: Vec<Option<Handled>> = fresh
@@ -327,12 +323,18 @@ impl Core {
         for slot in slots {
             written.push(match slot {
                 Slot::Stored(id) => Written::Duplicate(id),
-                Slot::New(n) => Written::New(Box::new(handled[n].take().ok_or(rusqlite::Error::QueryReturnedNoRows)?)),
+                Slot::New(n) => Written::New(Box::new(handled[n].take().ok_or_else(|| impossible("a new case was answered twice"))?)),
                 Slot::Repeat(n) => Written::Duplicate(ids[n]),
             });
         }
         Ok(Some(written))
     }
+}
+
+/// A state that one writer connection inside one transaction rules out: reported as an error
+/// rather than guessed around.
+fn impossible(what: &str) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(format!("internal error: {what}").into())
 }
 
 /// Adds what earlier cases of the same chunk (not inserted yet) say about this query.
