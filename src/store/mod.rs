@@ -12,6 +12,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::ConnectOptions;
 
 pub use cases::{CaseRecord, NewCase, ReplyStatus, Source};
 pub use feedback::FeedbackOutcome;
@@ -84,7 +85,10 @@ impl Store {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5))
             .pragma("cache_size", "-16000")
-            .pragma("wal_autocheckpoint", checkpoint::WRITER_AUTOCHECKPOINT_PAGES.to_string());
+            .pragma("wal_autocheckpoint", checkpoint::WRITER_AUTOCHECKPOINT_PAGES.to_string())
+            // A statistics scan over a large store takes seconds by design. sqlx would warn about
+            // each one in the middle of `triage stats` output; `serve` still logs them at info.
+            .log_slow_statements(log::LevelFilter::Info, Duration::from_secs(1));
         let classify = |e: sqlx::Error| classify_error(&shown, e);
         let write = SqlitePoolOptions::new()
             .max_connections(1)
