@@ -325,3 +325,61 @@ async fn the_wal_is_copied_into_the_database_in_the_background() {
     }
     assert_eq!(p.store().count_cases().await.unwrap(), 3000);
 }
+
+#[tokio::test]
+async fn statistics_add_up_to_the_stored_cases_in_every_breakdown() {
+    use std::collections::BTreeMap;
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(&dir, Policy::default()).await;
+    let texts = [
+        "We lost the token for our ERP key, where can we find it?",
+        "Perdemos o appToken da integração, dá para ver de novo?",
+        "Can someone who isn't the Sponsor create keys?",
+        "How do I change the checkout button colour in the theme?",
+        "Creé una appKey nueva y todo devuelve 403, ¿hay que asociarla a un rol?",
+    ];
+    // Two days, three languages, several categories, answered and held back (cooldown, not
+    // support), plus a backlog import: every breakdown has more than one group.
+    let mut cases = Vec::new();
+    for i in 0..20i64 {
+        let at = NOW - 2 * 86_400 + i * 7_200;
+        let m = ticket(&format!("S-{i}"), &format!("u{}", i % 3), texts[(i % 5) as usize], at);
+        cases.push(p.handle(m, &ch(), Delivery::Return).await.unwrap().case);
+    }
+    let mut m = Incoming::new(Source::Import, "S-import", texts[4]);
+    m.received_at = Some(NOW - 3_600);
+    p.record_batch(vec![(m.clone(), p.analyse(&m.text))], Delivery::Never).await.unwrap();
+    cases.push(p.store().case_by_source(Source::Import, "S-import").await.unwrap().unwrap());
+
+    let stats = triage::stats::compute(p.store(), std::time::Duration::from_secs(3 * 86_400), 5, NOW).await.unwrap();
+    let tally = |key: &dyn Fn(&triage::store::CaseRecord) -> String| {
+        let mut m = BTreeMap::<String, i64>::new();
+        for c in &cases {
+            *m.entry(key(c)).or_default() += 1;
+        }
+        m
+    };
+    let ranked = |v: &[triage::stats::Count]| v.iter().map(|c| (c.name.clone(), c.cases)).collect::<BTreeMap<_, _>>();
+    assert_eq!(stats.total_cases, cases.len() as i64);
+    assert_eq!(ranked(&stats.by_category), tally(&|c| c.category.clone()));
+    assert_eq!(ranked(&stats.by_language), tally(&|c| c.language.code().to_string()));
+    for list in [&stats.by_category, &stats.by_language] {
+        assert!(list.windows(2).all(|w| w[0].cases > w[1].cases || (w[0].cases == w[1].cases && w[0].name < w[1].name)), "{list:?}");
+    }
+    let days: BTreeMap<String, i64> = stats.by_day.iter().map(|d| (d.day.clone(), d.cases)).collect();
+    assert_eq!(days, tally(&|c| triage::stats::day_of(c.received_at)));
+    assert!(days.len() >= 2);
+    for d in &stats.by_day {
+        let per_category = tally(&|c| if triage::stats::day_of(c.received_at) == d.day { c.category.clone() } else { String::new() });
+        let per_category: BTreeMap<_, _> = per_category.into_iter().filter(|(k, _)| !k.is_empty()).collect();
+        assert_eq!(d.by_category, per_category, "{}", d.day);
+    }
+    let status = tally(&|c| format!("{:?}", c.reply_status));
+    assert_eq!(stats.replies.sent, status.get("Sent").copied().unwrap_or(0));
+    let reasons = tally(&|c| c.suppressed_reason.map(|r| r.as_str().to_string()).unwrap_or_default());
+    let reasons: BTreeMap<_, _> = reasons.into_iter().filter(|(k, _)| !k.is_empty()).collect();
+    assert_eq!(stats.replies.suppressed_by_reason, reasons);
+    assert!(reasons.len() >= 2, "{reasons:?}");
+    assert_eq!(stats.escalated_to_sponsor, cases.iter().filter(|c| c.escalate_to_sponsor).count() as i64);
+    assert_eq!(stats.recurring, cases.iter().filter(|c| c.recurring).count() as i64);
+}

@@ -1,5 +1,7 @@
 //! The raw aggregates behind `triage stats`, `/v1/stats`, the dashboard and `/triage stats`.
 
+use std::collections::BTreeMap;
+
 use sqlx::Row;
 
 use super::{Store, StoreError};
@@ -37,56 +39,47 @@ impl Store {
         let e = |e| self.err(e);
         let mut conn = self.read.acquire().await.map_err(e)?;
         let mut rows = StatsRows::default();
-        for r in
-            sqlx::query("SELECT category, COUNT(*) FROM cases WHERE received_at >= ?1 GROUP BY category ORDER BY COUNT(*) DESC, category")
-                .bind(since)
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(e)?
-        {
-            rows.by_category.push((r.get(0), r.get(1)));
-        }
-        rows.total = rows.by_category.iter().map(|(_, n)| n).sum();
-        for r in
-            sqlx::query("SELECT language, COUNT(*) FROM cases WHERE received_at >= ?1 GROUP BY language ORDER BY COUNT(*) DESC, language")
-                .bind(since)
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(e)?
-        {
-            rows.by_language.push((r.get(0), r.get(1)));
-        }
+        // Everything but the top lists in one pass over the range, grouped finely enough to add
+        // up to each breakdown here: at most days x categories x languages x reply outcomes
+        // groups, however many cases there are.
+        let mut by_category = BTreeMap::<String, i64>::new();
+        let mut by_language = BTreeMap::<String, i64>::new();
+        let mut by_day = BTreeMap::<(String, String), i64>::new();
+        let mut replies = BTreeMap::<(String, Option<String>), i64>::new();
         for r in sqlx::query(
-            "SELECT strftime('%Y-%m-%d', received_at, 'unixepoch') AS day, category, COUNT(*) FROM cases
-             WHERE received_at >= ?1 GROUP BY day, category ORDER BY day, category",
+            "SELECT strftime('%Y-%m-%d', (received_at / 86400) * 86400, 'unixepoch'), category, language, reply_status, suppressed_reason,
+                    COUNT(*), SUM(escalate_to_sponsor), SUM(recurring), SUM(recurrence_escalation), SUM(secrets_found)
+             FROM cases WHERE received_at >= ?1
+             GROUP BY received_at / 86400, category, language, reply_status, suppressed_reason",
         )
         .bind(since)
         .fetch_all(&mut *conn)
         .await
         .map_err(e)?
         {
-            rows.by_day.push((r.get(0), r.get(1), r.get(2)));
+            let (day, category, language): (String, String, String) = (r.get(0), r.get(1), r.get(2));
+            let (status, reason): (String, Option<String>) = (r.get(3), r.get(4));
+            let n: i64 = r.get(5);
+            rows.total += n;
+            *by_category.entry(category.clone()).or_default() += n;
+            *by_language.entry(language).or_default() += n;
+            *by_day.entry((day, category)).or_default() += n;
+            *replies.entry((status, reason)).or_default() += n;
+            rows.escalated += r.get::<i64, _>(6);
+            rows.recurring += r.get::<i64, _>(7);
+            rows.recurrence_escalations += r.get::<i64, _>(8);
+            rows.secrets_masked += r.get::<i64, _>(9);
         }
-        let r = sqlx::query(
-            "SELECT COALESCE(SUM(escalate_to_sponsor), 0), COALESCE(SUM(recurring), 0), COALESCE(SUM(recurrence_escalation), 0), COALESCE(SUM(secrets_found), 0)
-             FROM cases WHERE received_at >= ?1",
-        )
-        .bind(since)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(e)?;
-        (rows.escalated, rows.recurring, rows.recurrence_escalations, rows.secrets_masked) = (r.get(0), r.get(1), r.get(2), r.get(3));
-        for r in sqlx::query(
-            "SELECT reply_status, suppressed_reason, COUNT(*) FROM cases WHERE received_at >= ?1
-             GROUP BY reply_status, suppressed_reason ORDER BY reply_status, suppressed_reason",
-        )
-        .bind(since)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(e)?
-        {
-            rows.replies.push((r.get(0), r.get(1), r.get(2)));
-        }
+        // Largest first, then by name.
+        let ranked = |m: BTreeMap<String, i64>| {
+            let mut v: Vec<(String, i64)> = m.into_iter().collect();
+            v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            v
+        };
+        rows.by_category = ranked(by_category);
+        rows.by_language = ranked(by_language);
+        rows.by_day = by_day.into_iter().map(|((day, category), n)| (day, category, n)).collect();
+        rows.replies = replies.into_iter().map(|((status, reason), n)| (status, reason, n)).collect();
         for (column, target) in [("author", &mut rows.top_authors), ("account", &mut rows.top_accounts)] {
             // Only trusted column names are interpolated here.
             let sql = format!(
