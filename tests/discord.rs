@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::fake_discord::{message, user, FakeDiscord, BOT_ID, GUILD_ID};
+use support::fake_discord::{message, slash_command, user, FakeDiscord, BOT_ID, GUILD_ID, OWNER_ID};
 use triage::config::{Config, DiscordConfig};
 use triage::startup::{Application, Settings};
 use triage::store::{ReplyStatus, Source, Store};
@@ -238,5 +238,56 @@ async fn discord_rest_500_does_not_crash_the_bot_and_the_case_is_kept() {
     h.fake.fail_posts(false);
     h.fake.dispatch("MESSAGE_CREATE", message(9202, CHANNEL, person(52), "I never saved the appToken. Can I look it up somewhere?"));
     assert_eq!(h.case_of(9202).await.reply_status, ReplyStatus::Sent, "still alive and answering");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slash_stats_is_deferred_then_answered_privately_and_only_for_server_managers() {
+    let h = start().await;
+    h.fake.dispatch("MESSAGE_CREATE", message(9301, CHANNEL, person(53), "I never saved the appToken. Can I look it up somewhere?"));
+    h.case_of(9301).await;
+
+    // The server owner may; the statistics can take longer than Discord's three seconds on a
+    // large store, so the bot acknowledges first and answers in a follow-up.
+    let days = json!([{"name": "days", "type": 4, "value": 7}]);
+    h.fake.dispatch("INTERACTION_CREATE", slash_command(9401, CHANNEL, user(OWNER_ID, "owner", false), "stats", days.clone()));
+    let callback = h.fake.wait_for(|r| r.path.contains("/interactions/9401/"), 1).await;
+    assert_eq!(callback[0].body["type"], 5, "deferred: {:?}", callback[0].body);
+    assert_eq!(callback[0].body["data"]["flags"], 64, "ephemeral");
+    let followup = h.fake.wait_for(|r| r.method == "POST" && r.path.ends_with("/token-9401"), 1).await;
+    let text = followup[0].body["content"].as_str().unwrap_or_default();
+    assert!(text.contains("**Triage, last 7 days**: 1 cases, 1 support cases"), "{text}");
+    assert!(text.contains("`apptoken-lost`: 1"), "{text}");
+
+    // Anyone else is turned away, and is told so only privately.
+    h.fake.dispatch("INTERACTION_CREATE", slash_command(9402, CHANNEL, person(54), "stats", days));
+    let refused = h.fake.wait_for(|r| r.path.contains("/interactions/9402/"), 1).await;
+    let body = &refused[0].body;
+    assert_eq!(body["type"], 4, "{body:?}");
+    assert_eq!(body["data"]["flags"], 64, "{body:?}");
+    assert!(!body.to_string().contains("Triage, last"), "{body:?}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!h.fake.requests().iter().any(|r| r.path.ends_with("/token-9402")), "no statistics follow for a refused member");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slash_explain_and_case_never_show_a_pasted_token() {
+    let h = start().await;
+    let text = format!("X-VTEX-API-AppToken: {TOKEN} still gives 401");
+    h.fake.dispatch("MESSAGE_CREATE", message(9501, CHANNEL, person(55), &text));
+    let case = h.case_of(9501).await;
+
+    let explain = json!([{"name": "text", "type": 3, "value": text}]);
+    h.fake.dispatch("INTERACTION_CREATE", slash_command(9601, CHANNEL, person(56), "explain", explain));
+    let id = json!([{"name": "id", "type": 4, "value": case.id}]);
+    h.fake.dispatch("INTERACTION_CREATE", slash_command(9602, CHANNEL, user(OWNER_ID, "owner", false), "case", id));
+    for interaction in [9601, 9602] {
+        let answer = h.fake.wait_for(|r| r.path.contains(&format!("/interactions/{interaction}/")), 1).await;
+        let body = answer[0].body.to_string();
+        assert_eq!(answer[0].body["data"]["flags"], 64, "only the caller sees it: {body}");
+        assert!(body.contains("[masked:apptoken]"), "{body}");
+        assert!(!body.contains(&TOKEN[..20]), "token in the answer to {interaction}: {body}");
+    }
     h.stop().await;
 }

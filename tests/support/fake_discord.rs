@@ -20,6 +20,8 @@ use tokio_tungstenite::tungstenite::Message as Frame;
 pub const BOT_ID: u64 = 900_000_000_000_000_001;
 pub const APP_ID: u64 = 900_000_000_000_000_002;
 pub const GUILD_ID: u64 = 800_000_000_000_000_001;
+/// Owns the fake guild, so has every permission; any other member has none.
+pub const OWNER_ID: u64 = 600_000_000_000_000_001;
 
 #[derive(Debug, Clone)]
 pub struct Recorded {
@@ -49,6 +51,34 @@ pub struct FakeDiscord {
 
 pub fn user(id: u64, name: &str, bot: bool) -> Value {
     json!({"id": id.to_string(), "username": name, "discriminator": "0", "global_name": null, "avatar": null, "bot": bot})
+}
+
+pub fn member(user: Value) -> Value {
+    json!({"user": user, "roles": [], "joined_at": "2026-01-01T00:00:00.000000+00:00", "deaf": false, "mute": false, "flags": 0})
+}
+
+/// An INTERACTION_CREATE payload for `/triage <sub> [options]`, invoked by `invoker` in `channel`.
+pub fn slash_command(id: u64, channel: u64, invoker: Value, sub: &str, options: Value) -> Value {
+    json!({
+        "id": id.to_string(), "application_id": APP_ID.to_string(), "type": 2, "token": format!("token-{id}"), "version": 1,
+        "data": {"id": "1", "name": "triage", "type": 1, "options": [{"name": sub, "type": 1, "options": options}]},
+        "guild_id": GUILD_ID.to_string(), "channel_id": channel.to_string(),
+        "member": member(invoker), "app_permissions": "0", "locale": "en-US", "guild_locale": "en-US",
+        "entitlements": [], "attachment_size_limit": 8_388_608
+    })
+}
+
+fn guild() -> Value {
+    let everyone = json!({
+        "id": GUILD_ID.to_string(), "name": "@everyone", "color": 0, "colors": {"primary_color": 0}, "hoist": false,
+        "managed": false, "mentionable": false, "permissions": "0", "position": 0
+    });
+    json!({
+        "id": GUILD_ID.to_string(), "name": "Support", "owner_id": OWNER_ID.to_string(), "verification_level": 0,
+        "default_message_notifications": 0, "explicit_content_filter": 0, "roles": [everyone], "emojis": [], "features": [],
+        "mfa_level": 0, "system_channel_flags": 0, "premium_tier": 0, "preferred_locale": "en-US", "nsfw_level": 0,
+        "stickers": [], "premium_progress_bar_enabled": false
+    })
 }
 
 pub fn message(id: u64, channel: u64, author: Value, content: &str) -> Value {
@@ -83,6 +113,20 @@ async fn rest(State(s): State<Shared>, method: Method, uri: Uri, body: Bytes) ->
                 return (StatusCode::FORBIDDEN, Json(json!({"message": "Missing Permissions", "code": 50013}))).into_response();
             }
             StatusCode::NO_CONTENT.into_response()
+        }
+        ("GET", ["guilds", _]) => Json(guild()).into_response(),
+        ("GET", ["guilds", _, "members", id]) => {
+            Json(member(user(id.parse().unwrap_or(0), "member", false))).into_response()
+        }
+        ("GET", ["channels", id]) => Json(json!({
+            "id": id, "type": 0, "guild_id": GUILD_ID.to_string(), "name": "support", "position": 0, "permission_overwrites": []
+        }))
+        .into_response(),
+        ("POST", ["interactions", _, _, "callback"]) => StatusCode::NO_CONTENT.into_response(),
+        ("POST", ["webhooks", _, _]) | ("PATCH", ["webhooks", _, _, "messages", _]) => {
+            let id = s.next_id.fetch_add(1, Ordering::SeqCst);
+            let content = body_json.get("content").and_then(Value::as_str).unwrap_or("");
+            Json(message(id, 0, user(BOT_ID, "triage", true), content)).into_response()
         }
         ("GET", ["channels", _, "messages", id]) => {
             let found = s.starters.lock().unwrap().iter().find(|m| m["id"] == *id).cloned();

@@ -8,6 +8,9 @@ use crate::discord::{Context, Error};
 #[poise::command(slash_command, guild_only, required_permissions = "MANAGE_GUILD", default_member_permissions = "MANAGE_GUILD")]
 pub async fn stats(ctx: Context<'_>, #[description = "Days to cover (default 30)"] days: Option<u32>) -> Result<(), Error> {
     let days = days.unwrap_or(30).clamp(1, 365);
+    // Discord drops an interaction not answered within 3 seconds, and a period of a large
+    // store can take longer to add up: acknowledge first (privately), answer in a follow-up.
+    ctx.defer_ephemeral().await?;
     let stats =
         crate::stats::compute(ctx.data().pipeline.store(), Duration::from_secs(u64::from(days) * 86_400), 5, crate::pipeline::now())
             .await?;
