@@ -23,6 +23,8 @@ enum Owner {
     GateRequire,
     GateStrong,
     Exclude(usize),
+    /// Cancels the exclusion with this index.
+    ExcludeUnless(usize),
     RuleAny(usize),
     RuleAll(usize),
 }
@@ -146,6 +148,7 @@ impl Classifier {
         pack.gate_strong.iter().for_each(|p| add(p, Owner::GateStrong));
         for (i, e) in pack.excludes.iter().enumerate() {
             e.patterns.iter().for_each(|p| add(p, Owner::Exclude(i)));
+            e.unless.iter().for_each(|p| add(p, Owner::ExcludeUnless(i)));
         }
         let mut flat = Vec::new();
         for (c, cat) in pack.categories.iter().enumerate() {
@@ -215,20 +218,25 @@ impl Classifier {
         // Per rule: whether an `any` pattern matched, and how many `all` patterns matched.
         let mut any = vec![false; self.flat.len()];
         let mut all = vec![0u16; self.flat.len()];
-        let (mut required, mut strong, mut excluded) = (false, false, None);
+        let (mut required, mut strong) = (false, false);
+        let mut excluded = vec![false; self.pack.excludes.len()];
+        let mut cancelled = vec![false; self.pack.excludes.len()];
         for i in matches.iter() {
             match self.owners[i] {
                 Owner::GateRequire => required = true,
                 Owner::GateStrong => strong = true,
-                Owner::Exclude(e) => excluded = excluded.or(Some(e)),
+                Owner::Exclude(e) => excluded[e] = true,
+                Owner::ExcludeUnless(e) => cancelled[e] = true,
                 Owner::RuleAny(k) => any[k] = true,
                 Owner::RuleAll(k) => all[k] += 1,
             }
         }
+        let exclusion =
+            self.pack.excludes.iter().enumerate().find(|(e, spec)| excluded[*e] && !cancelled[*e] && (!strong || spec.even_if_named));
         let gate = if !required && findings == 0 {
             Gate::OffTopic
-        } else if let (Some(e), false) = (excluded, strong) {
-            Gate::Excluded { rule: self.pack.excludes[e].id.clone() }
+        } else if let Some((_, spec)) = exclusion {
+            Gate::Excluded { rule: spec.id.clone() }
         } else {
             Gate::Passed
         };
@@ -405,6 +413,16 @@ impl Classifier {
                     });
                 }
             }
+            for ex in &e.counter_examples {
+                if self.classify(ex).gate == (Gate::Excluded { rule: e.id.clone() }) {
+                    problems.push(Problem {
+                        file: e.file.clone(),
+                        category: None,
+                        rule: Some(e.id.clone()),
+                        message: format!("counter-example {ex:?} is excluded by this rule"),
+                    });
+                }
+            }
         }
         problems
     }
@@ -412,7 +430,7 @@ impl Classifier {
     /// Number of example and counter-example messages in the pack.
     pub fn example_count(&self) -> usize {
         let rules: usize = self.pack.categories.iter().flat_map(|c| &c.rules).map(|r| r.examples.len() + r.counter_examples.len()).sum();
-        rules + self.pack.excludes.iter().map(|e| e.examples.len()).sum::<usize>()
+        rules + self.pack.excludes.iter().map(|e| e.examples.len() + e.counter_examples.len()).sum::<usize>()
     }
 }
 

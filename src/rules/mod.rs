@@ -80,7 +80,10 @@ pub struct Exclude {
     pub id: String,
     pub file: String,
     pub patterns: Vec<String>,
+    pub even_if_named: bool,
+    pub unless: Vec<String>,
     pub examples: Vec<String>,
+    pub counter_examples: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -293,7 +296,16 @@ fn merge(files: Vec<(String, RuleFile)>, problems: &mut Vec<Problem>) -> Option<
             ctx.push(&file, None, Some(&e.id), "gate.exclude has no patterns");
         }
         let patterns = e.patterns.iter().map(|p| expand(&file, None, Some(&e.id), p, &mut ctx)).collect();
-        excludes.push(Exclude { id: e.id, file, patterns, examples: e.examples });
+        let unless = e.unless.iter().map(|p| expand(&file, None, Some(&e.id), p, &mut ctx)).collect();
+        excludes.push(Exclude {
+            id: e.id,
+            file,
+            patterns,
+            even_if_named: e.even_if_named,
+            unless,
+            examples: e.examples,
+            counter_examples: e.counter_examples,
+        });
     }
 
     for code in FindingCode::ALL {

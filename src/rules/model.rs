@@ -70,9 +70,18 @@ pub struct GateSpec {
 pub struct ExcludeSpec {
     pub id: String,
     pub patterns: Vec<String>,
+    /// Applies even when an application key or token is named explicitly (`gate.strong`).
+    #[serde(default)]
+    pub even_if_named: bool,
+    /// Patterns that cancel this exclusion for a message, e.g. a question still being asked.
+    #[serde(default)]
+    pub unless: Vec<String>,
     /// Messages that must come out `none` because of this exclusion.
     #[serde(default)]
     pub examples: Vec<String>,
+    /// Messages this exclusion must leave alone.
+    #[serde(default)]
+    pub counter_examples: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
