@@ -61,6 +61,24 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("¿Cómo configuro la clave de Google Maps en la tienda?", "none", "es"),
     ("Gracias por la ayuda, ya funcionó.", "none", "es"),
     ("¿Dónde cambio el logo de la tienda?", "none", "es"),
+    // Second round, written after the first: word orders, pronouns and tenses the rules first missed.
+    (
+        "Created an appKey 10 minutes ago for our OMS connector, all calls return 403 access denied. Am I missing a step?",
+        "key-not-linked-to-role",
+        "en",
+    ),
+    (
+        "Nossa chave tem perfil de integração, mas ao atualizar o estoque dá acesso negado. O que falta no perfil?",
+        "role-lacks-permission",
+        "pt",
+    ),
+    ("My colleague says only one person in our account can create application keys. Is that true?", "sponsor-required", "en"),
+    ("No me aparece el botón para generar nuevas claves de aplicación aunque soy admin.", "sponsor-required", "es"),
+    ("Quiero renovar el appToken pero me dice que no tengo permiso. ¿Quién puede hacerlo en mi cuenta?", "sponsor-required", "es"),
+    ("The previous dev never documented the token for our ERP app key. Can VTEX support retrieve it for us?", "apptoken-lost", "en"),
+    ("Our appKey/appToken stopped authenticating after the weekend, all 401s. Ideas?", "auth-unspecified", "en"),
+    ("Thanks everyone, the Sponsor created a new key for us and everything works now!", "none", "en"),
+    ("Obrigado pessoal, era espaço no appToken mesmo, agora deu certo.", "none", "pt"),
 ];
 
 #[test]
@@ -127,4 +145,19 @@ fn explain_reports_the_matched_spans_on_masked_text() {
     let fired = e.fired.iter().find(|f| f.rule == "key-has-no-role").expect("rule fired");
     assert!(fired.spans.iter().any(|s| s.text.contains("nenhum perfil")), "{:?}", fired.spans);
     assert_eq!(e.classification.language, Language::Pt);
+}
+
+#[test]
+fn a_thank_you_after_the_fix_gets_no_reply_even_when_it_names_the_key() {
+    let c = classifier();
+    for done in ["Solved it: the appKey had no role. Thanks!", "Valeu, vinculei a appKey ao perfil e funcionou."] {
+        assert_eq!(c.classify(done).category, None, "{done}");
+    }
+    // Still asking, or still failing: not a thank-you.
+    for open in [
+        "It works now for orders, but the catalog API still returns 403 with the same appKey.",
+        "I linked the appKey to a role and it worked, so why is it 401 today?",
+    ] {
+        assert!(c.classify(open).category.is_some(), "{open}");
+    }
 }
