@@ -151,6 +151,21 @@ fn missing_files_and_configs_get_one_line_errors() {
     assert!(err.contains("line 2") && err.contains("shadoww"), "{err}");
 }
 
+#[test]
+fn a_windows_export_with_a_byte_order_mark_and_crlf_imports_every_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, db) = (dir.path().join("export.jsonl"), dir.path().join("t.db"));
+    let lines = "\u{feff}{\"id\": 1, \"text\": \"We lost the appToken\"}\r\n{\"id\": 2, \"text\": \"hello\"}\r\n";
+    std::fs::write(&file, lines).unwrap();
+    let out = triage(&["import", file.to_str().unwrap(), "--database", db.to_str().unwrap()], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("imported 2 new cases, 0 already present, 0 bad lines"), "{}", text(&out.stderr));
+    assert_eq!(count_cases(&db), (2, 2));
+    let out = triage(&["classify", "--jsonl"], Some(lines.as_bytes()));
+    assert!(!text(&out.stdout).contains("error"), "{}", text(&out.stdout));
+    assert_eq!(text(&out.stdout).lines().count(), 2);
+}
+
 fn try_count_cases(db: &std::path::Path) -> Result<(i64, i64), sqlx::Error> {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {

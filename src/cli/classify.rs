@@ -118,7 +118,7 @@ pub fn classify_jsonl(classifier: &Classifier, mut input: impl BufRead, mut out:
             break;
         }
         line_no += 1;
-        let line = super::trim_line_end(&buf);
+        let line = super::json_line(&buf, line_no as u64);
         if line.is_empty() {
             continue;
         }

@@ -154,7 +154,7 @@ pub async fn import_file(
                 }
                 line_no += 1;
                 read += n as u64;
-                let line = super::trim_line_end(&buf);
+                let line = super::json_line(&buf, line_no);
                 if line.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }

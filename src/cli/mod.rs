@@ -111,8 +111,12 @@ pub async fn open_store(flag: Option<&str>, config: &Config) -> anyhow::Result<S
     Ok(Store::open(&location.0).await?)
 }
 
-/// A JSON line without its `\n` or `\r\n`.
-pub(crate) fn trim_line_end(mut line: &[u8]) -> &[u8] {
+/// The JSON of line `line_no` (from 1) of a JSON lines file: without its `\n` or `\r\n`, and on
+/// the first line without the byte-order mark that Windows tools (Excel, PowerShell) often write.
+pub(crate) fn json_line(mut line: &[u8], line_no: u64) -> &[u8] {
+    if line_no == 1 {
+        line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+    }
     while let [rest @ .., b'\n' | b'\r'] = line {
         line = rest;
     }
