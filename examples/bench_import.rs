@@ -36,18 +36,20 @@ fn thread_cpu() -> std::collections::HashMap<u64, (String, f64)> {
     for task in tasks.flatten() {
         let Some(tid) = task.file_name().to_str().and_then(|t| t.parse::<u64>().ok()) else { continue };
         let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default().trim().to_string();
-        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
-        // Fields after the parenthesised name: utime and stime are the 12th and 13th, in ticks of 1/100 s.
-        let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
-        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-        out.insert(tid, (name, (ticks(11) + ticks(12)) / 100.0));
+        out.insert(tid, (name, cpu_secs(&task.path().join("stat"))));
     }
     out
 }
 
 /// CPU seconds of the whole process, including threads that have ended (the import's reader).
 fn process_cpu() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    cpu_secs(std::path::Path::new("/proc/self/stat"))
+}
+
+/// User plus system CPU seconds from a `/proc/.../stat` file: after the parenthesised name,
+/// utime and stime are the 12th and 13th fields, in ticks of 1/100 s.
+fn cpu_secs(stat: &std::path::Path) -> f64 {
+    let stat = std::fs::read_to_string(stat).unwrap_or_default();
     let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
     let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
     (ticks(11) + ticks(12)) / 100.0
