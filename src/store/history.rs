@@ -67,8 +67,9 @@ pub(crate) fn lookup(
         week -= 2;
     }
 
+    let prior_cases = u32::try_from(prior).unwrap_or(u32::MAX);
     let Some(cooldown) = cooldown else {
-        return Ok(History { prior_cases: u32::try_from(prior).unwrap_or(u32::MAX), ..History::default() });
+        return Ok(History { prior_cases, ..History::default() });
     };
     // Time and escalation flag of the last reply within the cooldown, packed into one integer.
     let mut last_reply = conn.prepare_cached(
@@ -86,7 +87,7 @@ pub(crate) fn lookup(
         .optional()?
         .flatten();
     Ok(History {
-        prior_cases: u32::try_from(prior).unwrap_or(u32::MAX),
+        prior_cases,
         last_reply_at: last.map(|v| v.div_euclid(2)),
         last_reply_escalated: last.is_some_and(|v| v.rem_euclid(2) == 1),
     })
