@@ -1,12 +1,10 @@
 //! The Discord bot end to end: the real serenity client inside `triage serve`, connected to a
-//! fake Discord on loopback (tests/support/fake_discord.rs).
-
-mod support;
+//! fake Discord on loopback (tests/it/support/fake_discord.rs).
 
 use std::time::Duration;
 
+use crate::support::fake_discord::{message, slash_command, user, FakeDiscord, BOT_ID, GUILD_ID, OWNER_ID};
 use serde_json::{json, Value};
-use support::fake_discord::{message, slash_command, user, FakeDiscord, BOT_ID, GUILD_ID, OWNER_ID};
 use triage::config::{Config, DiscordConfig};
 use triage::startup::{Application, Settings};
 use triage::store::{ReplyStatus, Source, Store};

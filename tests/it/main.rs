@@ -1,0 +1,13 @@
+//! All integration tests, in one binary: each file under `tests/` used to link its own copy of
+//! serenity, sqlx and axum, which cost a link step and tens of megabytes of disk apiece.
+//! Tests of the pure core (`classifier_table`, `respond_decisions`) need no I/O; the rest drive
+//! the real binary, HTTP, Discord and SQLite.
+
+mod classifier_table;
+mod cli;
+mod dashboard_browser;
+mod discord;
+mod http;
+mod respond_decisions;
+mod store;
+mod support;
