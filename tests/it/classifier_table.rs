@@ -79,6 +79,19 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("Our appKey/appToken stopped authenticating after the weekend, all 401s. Ideas?", "auth-unspecified", "en"),
     ("Thanks everyone, the Sponsor created a new key for us and everything works now!", "none", "en"),
     ("Obrigado pessoal, era espaço no appToken mesmo, agora deu certo.", "none", "pt"),
+    // Third round (session 4): causes said indirectly, relative clauses, colloquial Portuguese.
+    ("I copied the token from a Word doc and the call returns 401, could it have picked up formatting?", "key-mistyped", "en"),
+    ("Under Account settings there's no button to generate application keys for me. Restricted?", "sponsor-required", "en"),
+    ("My user has the Owner role but the Application keys page says I don't have permission.", "sponsor-required", "en"),
+    ("Boa tarde! A appkey que geramos hoje retorna 403 em tudo. Falta vincular em algum perfil?", "key-not-linked-to-role", "pt"),
+    (
+        "a chave ta no perfil de integracao mas criar pedido via api da 403, listar funciona. qual recurso falta?",
+        "role-lacks-permission",
+        "pt",
+    ),
+    ("Precisamos renovar o appToken que vazou mas nenhum de nós consegue, o botão fica cinza.", "sponsor-required", "pt"),
+    ("O appToken foi exibido uma vez só e ninguém anotou. Tem como recuperar?", "apptoken-lost", "pt"),
+    ("Webhook signature validation fails with the secret key you gave us, is it case sensitive?", "none", "en"),
 ];
 
 #[test]
