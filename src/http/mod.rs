@@ -13,12 +13,13 @@ mod tickets;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::rejection::JsonRejection;
+use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request};
-use axum::http::{HeaderName, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{middleware, Json, Router};
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -69,30 +70,45 @@ impl From<crate::store::StoreError> for ApiError {
 }
 
 /// `Json<T>` whose rejections (wrong content type, bad JSON, missing fields, too large) become
-/// `{"error": ...}` with the right 4xx status.
+/// `{"error": ...}` with the right 4xx status. A UTF-8 byte-order mark before the JSON is
+/// skipped: some Windows senders write one, and serde_json would call it invalid JSON.
 pub struct ApiJson<T>(pub T);
 
 impl<S, T> FromRequest<S> for ApiJson<T>
 where
-    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    T: DeserializeOwned,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
+        if !is_json(req.headers()) {
+            return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "expected `Content-Type: application/json`"));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            let status = rejection.status();
+            let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                "the request body is over the size limit".to_string()
+            } else {
+                rejection.body_text()
+            };
+            ApiError::new(status, message)
+        })?;
+        let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+        match Json::<T>::from_bytes(body) {
             Ok(Json(v)) => Ok(ApiJson(v)),
-            Err(rejection) => {
-                let status = rejection.status();
-                let message = match &rejection {
-                    JsonRejection::MissingJsonContentType(_) => "expected `Content-Type: application/json`".to_string(),
-                    _ if status == StatusCode::PAYLOAD_TOO_LARGE => "the request body is over the size limit".to_string(),
-                    other => other.body_text(),
-                };
-                Err(ApiError::new(status, message))
-            }
+            Err(rejection) => Err(ApiError::new(rejection.status(), rejection.body_text())),
         }
     }
+}
+
+/// `application/json`, or any `application/*+json`, as axum's own `Json` accepts.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {

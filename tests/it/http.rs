@@ -161,6 +161,30 @@ async fn every_kind_of_bad_input_gets_a_json_4xx_and_stores_nothing() {
 }
 
 #[tokio::test]
+async fn a_ticket_from_a_windows_sender_with_a_byte_order_mark_is_accepted() {
+    let app = spawn_app(Some(API_TOKEN), "127.0.0.1:0").await;
+    let json = json!({"id": "bom-1", "body": "Perdi o appToken da integração, dá pra recuperar?"}).to_string();
+    let with_bom = [&b"\xEF\xBB\xBF"[..], json.as_bytes()].concat();
+    let r = app.post("/v1/tickets").header("content-type", "application/json; charset=utf-8").body(with_bom).send().await.unwrap();
+    assert_eq!(r.status(), 201, "{:?}", r.text().await);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["category"], "apptoken-lost");
+    // A vendor media type ending in +json is JSON too; a mark anywhere but the start is not skipped.
+    let vendor = json!({"id": "bom-2", "body": "appKey 401"}).to_string();
+    let r = app.post("/v1/tickets").header("content-type", "application/vnd.helpdesk+json").body(vendor).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let late_mark = format!(" \u{FEFF}{json}");
+    let r = app.post("/v1/tickets").header("content-type", "application/json").body(late_mark).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let not_utf8 = b"{\"id\": \"bad\", \"body\": \"\xff\xfe appKey\"}".to_vec();
+    let r = app.post("/v1/tickets").header("content-type", "application/json").body(not_utf8).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let stats: Value = app.get("/v1/stats").send().await.unwrap().json().await.unwrap();
+    assert_eq!(stats["total_cases"], 2);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn leaked_token_is_masked_in_response_case_and_database() {
     let app = spawn_app(Some(API_TOKEN), "127.0.0.1:0").await;
     let body = format!("curl -H 'X-VTEX-API-AppKey: vtexappkey-acme-QWERTY' -H 'X-VTEX-API-AppToken: {TOKEN}' https://acme.vtexcommercestable.com.br/api/oms/pvt/orders da 403");
