@@ -59,9 +59,22 @@ fn id_string(v: &Value) -> Option<String> {
     }
 }
 
+/// 9999-12-31T23:59:59Z. A larger number is nearly always milliseconds (JavaScript's
+/// `Date.now()`), which would otherwise be stored as a date tens of thousands of years away.
+const LAST_SECOND: i64 = 253_402_300_799;
+
 fn timestamp(v: &Value) -> Result<i64, String> {
     match v {
-        Value::Number(n) => n.as_i64().ok_or_else(|| format!("created_at {n} is not whole Unix seconds")),
+        Value::Number(n) => match n.as_i64() {
+            None => Err(format!("created_at {n} is not whole Unix seconds")),
+            Some(t) if t < 0 => Err(format!("created_at {t} is before 1970")),
+            Some(t) if t > LAST_SECOND => Err(format!("created_at {t} is after the year 9999: give Unix seconds, not milliseconds")),
+            Some(t) => Ok(t),
+        },
+        // humantime cannot represent times before 1970 and calls them unparsable.
+        Value::String(s) if s.get(..4).and_then(|y| y.parse::<u32>().ok()).is_some_and(|y| y < 1970) => {
+            Err(format!("created_at `{s}` is before 1970"))
+        }
         Value::String(s) => humantime::parse_rfc3339_weak(s)
             .map_err(|_| format!("created_at `{s}` is not RFC 3339 (2026-11-28T10:00:00Z) or Unix seconds"))
             .and_then(|t| {
@@ -225,4 +238,28 @@ pub async fn run(pipeline: Pipeline, classifier: Arc<Classifier>, args: Args) ->
         eprintln!("({} more bad lines not shown; pass --verbose to list them all)", summary.bad_lines - 20);
     }
     Ok(if summary.bad_lines > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn created_at(v: &str) -> Result<Option<i64>, String> {
+        parse_line(format!(r#"{{"id": 1, "text": "appKey 401", "created_at": {v}}}"#).as_bytes()).map(|m| m.received_at)
+    }
+
+    #[test]
+    fn created_at_takes_unix_seconds_or_rfc3339() {
+        assert_eq!(created_at("1764324000"), Ok(Some(1_764_324_000)));
+        assert_eq!(created_at(r#""2025-11-28T10:00:00Z""#), Ok(Some(1_764_324_000)));
+        assert_eq!(created_at("0"), Ok(Some(0)));
+    }
+
+    #[test]
+    fn created_at_before_1970_or_in_milliseconds_is_a_line_error_that_says_so() {
+        assert!(created_at("-86400").unwrap_err().contains("before 1970"));
+        assert!(created_at(r#""1969-12-31T00:00:00Z""#).unwrap_err().contains("before 1970"));
+        assert!(created_at("1764324000000").unwrap_err().contains("not milliseconds"));
+        assert!(created_at("1.5").unwrap_err().contains("whole Unix seconds"));
+    }
 }
