@@ -92,6 +92,17 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("Precisamos renovar o appToken que vazou mas nenhum de nós consegue, o botão fica cinza.", "sponsor-required", "pt"),
     ("O appToken foi exibido uma vez só e ninguém anotou. Tem como recuperar?", "apptoken-lost", "pt"),
     ("Webhook signature validation fails with the secret key you gave us, is it case sensitive?", "none", "en"),
+    (
+        "our appkey and apptoken are correct (copied straight from the admin), header names checked twice, still 401. what else?",
+        "auth-unspecified",
+        "en",
+    ),
+    ("Meu colega digitou a appKey olhando pro print e agora só dá 401. Pode ser letra trocada?", "key-mistyped", "pt"),
+    ("Alguém sabe se o appToken fica salvo em algum lugar do admin? O antigo dev foi embora.", "apptoken-lost", "pt"),
+    ("Acabamos de generar las credenciales de API para el conector y todas las peticiones dan 403.", "key-not-linked-to-role", "es"),
+    ("Necesito crear una nueva llave de API para otro proveedor y no me aparece la opción. Soy administrador.", "sponsor-required", "es"),
+    ("Can I use the same appKey for two stores in the same account, or do I need one per store?", "none", "en"),
+    ("Minha nota fiscal foi rejeitada pela SEFAZ, chave de acesso inválida.", "none", "pt"),
 ];
 
 #[test]
