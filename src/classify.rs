@@ -27,6 +27,8 @@ enum Owner {
     ExcludeUnless(usize),
     RuleAny(usize),
     RuleAll(usize),
+    /// Holds the rule with this index back.
+    RuleUnless(usize),
 }
 
 /// A rule flattened for scoring: its category, weight and how many `all` patterns it has.
@@ -107,6 +109,9 @@ pub struct Explanation {
     pub normalised_text: String,
     pub scores: Vec<CategoryScore>,
     pub fired: Vec<FiredRule>,
+    /// Rules (`category/rule`) that matched but were held back because the message rules
+    /// their cause out.
+    pub held_back: Vec<String>,
 }
 
 pub struct Classifier {
@@ -126,6 +131,8 @@ struct Scored {
     scores: Vec<f64>,
     /// Indexes into `flat`.
     fired: Vec<usize>,
+    /// Rules that matched but were held back by their `unless`; indexes into `flat`.
+    held_back: Vec<usize>,
 }
 
 /// How every pack pattern is compiled: ASCII, on normalised text. Validation uses it too, so it
@@ -156,6 +163,7 @@ impl Classifier {
                 let k = flat.len();
                 rule.any.iter().for_each(|p| add(p, Owner::RuleAny(k)));
                 rule.all.iter().for_each(|p| add(p, Owner::RuleAll(k)));
+                rule.unless.iter().for_each(|p| add(p, Owner::RuleUnless(k)));
                 flat.push(FlatRule {
                     category: c,
                     rule: r,
@@ -211,13 +219,19 @@ impl Classifier {
 
     fn score(&self, normalised: &str, findings: usize) -> Scored {
         if findings == 0 && !self.topic.is_match(normalised.as_bytes()) {
-            return Scored { gate: Gate::OffTopic, scores: vec![0.0; self.pack.categories.len()], fired: Vec::new() };
+            return Scored {
+                gate: Gate::OffTopic,
+                scores: vec![0.0; self.pack.categories.len()],
+                fired: Vec::new(),
+                held_back: Vec::new(),
+            };
         }
         let matches = self.set.matches(normalised.as_bytes());
         let cats = &self.pack.categories;
         // Per rule: whether an `any` pattern matched, and how many `all` patterns matched.
         let mut any = vec![false; self.flat.len()];
         let mut all = vec![0u16; self.flat.len()];
+        let mut held = vec![false; self.flat.len()];
         let (mut required, mut strong) = (false, false);
         let mut excluded = vec![false; self.pack.excludes.len()];
         let mut cancelled = vec![false; self.pack.excludes.len()];
@@ -229,6 +243,7 @@ impl Classifier {
                 Owner::ExcludeUnless(e) => cancelled[e] = true,
                 Owner::RuleAny(k) => any[k] = true,
                 Owner::RuleAll(k) => all[k] += 1,
+                Owner::RuleUnless(k) => held[k] = true,
             }
         }
         let exclusion =
@@ -242,10 +257,15 @@ impl Classifier {
         };
         let mut scores = vec![0.0; cats.len()];
         let mut fired = Vec::new();
+        let mut held_back = Vec::new();
         if gate == Gate::Passed {
             let mut miss: Vec<f64> = cats.iter().map(|c| (1.0 - c.finding_weight).powi(findings as i32)).collect();
             for (k, rule) in self.flat.iter().enumerate() {
                 if any[k] && all[k] == rule.all {
+                    if held[k] {
+                        held_back.push(k);
+                        continue;
+                    }
                     miss[rule.category] *= 1.0 - rule.weight;
                     fired.push(k);
                 }
@@ -254,7 +274,7 @@ impl Classifier {
                 scores[c] = 1.0 - m;
             }
         }
-        Scored { gate, scores, fired }
+        Scored { gate, scores, fired, held_back }
     }
 
     /// Classifies one raw message. Secrets are masked before anything else looks at it.
@@ -364,8 +384,9 @@ impl Classifier {
             .collect();
         scores.sort_by(|a, b| b.score.total_cmp(&a.score));
         let gate = scored.gate.clone();
+        let held_back = scored.held_back.iter().map(|k| self.flat[*k].name.clone()).collect();
         let classification = self.decide(redacted, language, &scored);
-        Explanation { classification, gate, normalised_text: normalised, scores, fired }
+        Explanation { classification, gate, normalised_text: normalised, scores, fired, held_back }
     }
 
     /// Runs every example and counter-example in the pack. Empty means the pack is sound.

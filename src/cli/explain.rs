@@ -44,6 +44,9 @@ pub fn render(e: &crate::classify::Explanation) -> String {
         let spans: Vec<String> = f.spans.iter().map(|s| format!("{:?} @{}..{}", s.text, s.start, s.end)).collect();
         out.push_str(&format!("rule:       {}/{} (weight {:.2}) matched {}\n", f.category, f.rule, f.weight, spans.join(", ")));
     }
+    for name in &e.held_back {
+        out.push_str(&format!("held back:  {name} (the message rules its cause out)\n"));
+    }
     for f in &c.findings {
         out.push_str(&format!(
             "finding:    {} in {}{}\n",

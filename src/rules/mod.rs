@@ -93,6 +93,7 @@ pub struct Rule {
     /// Patterns with concepts already expanded.
     pub any: Vec<String>,
     pub all: Vec<String>,
+    pub unless: Vec<String>,
     pub examples: Vec<String>,
     pub counter_examples: Vec<String>,
 }
@@ -364,7 +365,8 @@ fn merge(files: Vec<(String, RuleFile)>, problems: &mut Vec<Problem>) -> Option<
             }
             let any = r.any.iter().map(|p| expand(&file, cat, rule, p, &mut ctx)).collect();
             let all = r.all.iter().map(|p| expand(&file, cat, rule, p, &mut ctx)).collect();
-            rules.push(Rule { id: r.id, weight: r.weight, any, all, examples: r.examples, counter_examples: r.counter_examples });
+            let unless = r.unless.iter().map(|p| expand(&file, cat, rule, p, &mut ctx)).collect();
+            rules.push(Rule { id: r.id, weight: r.weight, any, all, unless, examples: r.examples, counter_examples: r.counter_examples });
         }
         categories.push(Category {
             id: c.id,

@@ -110,6 +110,10 @@ pub struct RuleSpec {
     pub any: Vec<String>,
     #[serde(default)]
     pub all: Vec<String>,
+    /// Patterns that hold the rule back: the person says this cause is already ruled out
+    /// ("there are no spaces", "I already checked the case").
+    #[serde(default)]
+    pub unless: Vec<String>,
     #[serde(default)]
     pub examples: Vec<String>,
     #[serde(default)]

@@ -185,3 +185,30 @@ fn a_thank_you_after_the_fix_gets_no_reply_even_when_it_names_the_key() {
         assert!(c.classify(open).category.is_some(), "{open}");
     }
 }
+
+#[test]
+fn a_cause_the_person_has_already_ruled_out_is_not_the_answer() {
+    let c = classifier();
+    // (message, the category it must not get): each says the FAQ's step for that cause is done.
+    let ruled_out = [
+        ("I checked, there are no spaces in the appToken and it is still 401.", "key-mistyped"),
+        ("Não tem espaço nenhum na appKey, já conferi as maiúsculas também, continua 401.", "key-mistyped"),
+        ("Ya revisé mayúsculas y espacios en el appToken, sigue dando 401.", "key-mistyped"),
+        ("We had swapped the appKey and appToken headers by accident. Fixed that, but still 401.", "key-mistyped"),
+        ("We created a new appKey and linked it to the Admin role, still 403 on every call.", "key-not-linked-to-role"),
+        ("I'm the Sponsor user and I can't create app keys either, the button is greyed out.", "sponsor-required"),
+    ];
+    for (message, not) in ruled_out {
+        let got = c.classify(message);
+        assert_ne!(got.category.as_deref(), Some(not), "{message}");
+        assert!(!c.explain(message).held_back.is_empty(), "explain names the rule held back: {message}");
+    }
+    // Not checked yet, or checked and something found: the cause still stands.
+    for (message, cause) in [
+        ("I haven't checked yet: could a trailing space in the appToken cause the 401?", "key-mistyped"),
+        ("Não conferi ainda, mas acho que tem um espaço no fim da appKey. Pode ser o 401?", "key-mistyped"),
+        ("I'm not the Sponsor and I can't create app keys, who can?", "sponsor-required"),
+    ] {
+        assert_eq!(c.classify(message).category.as_deref(), Some(cause), "{message}");
+    }
+}
