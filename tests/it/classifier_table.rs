@@ -103,6 +103,19 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("Necesito crear una nueva llave de API para otro proveedor y no me aparece la opción. Soy administrador.", "sponsor-required", "es"),
     ("Can I use the same appKey for two stores in the same account, or do I need one per store?", "none", "en"),
     ("Minha nota fiscal foi rejeitada pela SEFAZ, chave de acesso inválida.", "none", "pt"),
+    // Fourth round: messy traffic (typos, emoji, capitals, closed dialogs, other services' keys).
+    ("hi 👋 made an aplication key for our new WMS today, it gets 403 on evrything. permisions??", "key-not-linked-to-role", "en"),
+    ("BOM DIA, CRIEI UMA APPKEY NOVA E TODAS AS CHAMADAS DÃO 403, O QUE FALTA?", "key-not-linked-to-role", "pt"),
+    ("the apptoken was shown once when I created the key and I closed the tab 🤦 how do I get it?", "apptoken-lost", "en"),
+    ("Cerré la ventana sin copiar el appToken, ¿lo puedo ver otra vez?", "apptoken-lost", "es"),
+    (
+        "Sou gerente de TI e preciso de uma nova chave de API, mas no admin diz que não tenho permissão. Quem consegue gerar?",
+        "sponsor-required",
+        "pt",
+    ),
+    ("The key works in Postman but not from our server, same headers. 401 only from the server.", "auth-unspecified", "en"),
+    ("The Intelipost API key returns 401 when we quote shipping.", "none", "en"),
+    ("I closed the tab by accident while editing the product, lost all changes. Any autosave?", "none", "en"),
 ];
 
 #[test]
