@@ -290,7 +290,7 @@ impl Classifier {
 
     /// Normalises, detects the language and scores: the steps `classify` and `explain` share.
     fn prepare(&self, redacted: &Redacted) -> (String, Language, Scored) {
-        let (normalised, hints) = normalise(&redacted.text);
+        let (normalised, hints) = normalise(crate::quoted::own_words(&redacted.text));
         let language = language::detect(&normalised, hints);
         let scored = self.score(&normalised, redacted.findings.len());
         (normalised, language, scored)

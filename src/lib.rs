@@ -7,6 +7,7 @@ pub mod classify;
 pub mod diagnose;
 pub mod language;
 pub mod normalize;
+pub mod quoted;
 pub mod redact;
 pub mod rules;
 

@@ -57,7 +57,13 @@ fn might_hold_secret(raw: &str) -> bool {
 
 /// Masks every secret in `raw`. Pure and total: any string in, a masked string out.
 pub fn redact(raw: &str) -> Redacted {
-    let scan = diagnose::scan(raw);
+    let mut scan = diagnose::scan(raw);
+    // Secrets are masked wherever they are, but what the diagnosis says about headers and values
+    // must be about the author's own request, not one quoted from an earlier answer.
+    let own = crate::quoted::own_words(raw);
+    if own.len() < raw.len() {
+        scan.findings = diagnose::scan(own).findings;
+    }
     if scan.secret_spans.is_empty() && !might_hold_secret(raw) {
         return Redacted { text: raw.to_string(), secrets_found: 0, findings: scan.findings };
     }

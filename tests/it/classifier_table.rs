@@ -225,3 +225,33 @@ fn a_cause_the_person_has_already_ruled_out_is_not_the_answer() {
         assert_eq!(c.classify(message).category.as_deref(), Some(cause), "{message}");
     }
 }
+
+#[test]
+fn a_reply_that_quotes_an_earlier_answer_is_classified_by_its_new_text() {
+    let c = classifier();
+    // Our own key-mistyped remediation, quoted below a follow-up, names a misspelled header and
+    // the word "typos": neither may count, or every reply to that answer gets it again.
+    let pack_en = |category: &str| {
+        let cat = c.pack().categories.iter().find(|k| k.id == category).expect("category in pack");
+        cat.remediation.en.lines().map(|l| format!("> {l}")).collect::<Vec<_>>().join("\n")
+    };
+    let follow_up = format!(
+        "Still getting 401 after doing all of that.\n\nOn Mon, Nov 28, 2026 at 10:00 AM Support <support@acme.com> wrote:\n{}",
+        pack_en("key-mistyped")
+    );
+    let got = c.classify(&follow_up);
+    assert_ne!(got.category.as_deref(), Some("key-mistyped"), "{:?}", got.rules);
+    assert!(got.findings.is_empty(), "{:?}", got.findings);
+    let outlook = format!("Ainda não consegui.\r\n\r\n-----Mensagem Original-----\r\nDe: Suporte\r\n{}", pack_en("sponsor-required"));
+    assert_eq!(c.classify(&outlook).category, None);
+    // The new text still decides, in its own language; a forwarded e-mail is read whole.
+    let lost = format!(
+        "Perdi o appToken da integração, como recupero?\n\nEm seg., 28 de nov. de 2026 às 10:00, Suporte escreveu:\n{}",
+        pack_en("key-mistyped")
+    );
+    let got = c.classify(&lost);
+    assert_eq!((got.category.as_deref(), got.language), (Some("apptoken-lost"), Language::Pt));
+    let forwarded =
+        "---------- Forwarded message ---------\nFrom: Client\nDate: Mon\n\nOur new appKey gets 403 on every call. Does it need a role?";
+    assert_eq!(c.classify(forwarded).category.as_deref(), Some("key-not-linked-to-role"));
+}
