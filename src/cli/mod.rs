@@ -67,6 +67,9 @@ pub enum Command {
 /// Runs the CLI and turns any error into one line on stderr and a non-zero exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        end_quietly_on_closed_stdout();
+    }
     let level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
     telemetry::init(cli.log_format, level);
     match run(cli) {
@@ -75,6 +78,20 @@ pub fn main() -> ExitCode {
             eprintln!("error: {}", crate::error::one_line(&e));
             ExitCode::from(2)
         }
+    }
+}
+
+/// Rust starts every program with SIGPIPE ignored, so `triage stats | head -3` panics ("failed
+/// printing to stdout: Broken pipe") on its next write after `head` exits. With the default
+/// action restored, the process ends silently instead, as other Unix tools do. `serve` keeps
+/// SIGPIPE ignored: a client hanging up must be an error on its socket, not the end of the
+/// server. An import ended this way resumes like any interrupted import.
+fn end_quietly_on_closed_stdout() {
+    #[cfg(unix)]
+    // SAFETY: called at start-up, before any thread is spawned; SIG_DFL is a valid action for
+    // SIGPIPE and no handler of ours is replaced.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

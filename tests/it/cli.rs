@@ -71,6 +71,41 @@ fn invalid_utf8_and_huge_messages_get_one_line_errors() {
 }
 
 #[test]
+fn a_reader_that_stops_early_ends_the_output_without_an_error_or_a_panic() {
+    use std::io::{BufRead, BufReader};
+    // `triage classify --jsonl < big | head -1`: head exits after one line.
+    let mut child = Command::new(BIN)
+        .args(["classify", "--jsonl"])
+        .env_remove("TRIAGE_RULES")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary runs");
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        for i in 0..200_000 {
+            // The writer stops when triage is gone; that is the point of the test.
+            if writeln!(stdin, r#"{{"id": {i}, "text": "appKey 401 on every call"}}"#).is_err() {
+                break;
+            }
+        }
+    });
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert!(first.contains("auth-unspecified"), "{first}");
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    let stderr = text(&out.stderr);
+    assert!(stderr.is_empty(), "nothing on stderr when the reader goes away: {stderr}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{:?}", out.status);
+    }
+}
+
+#[test]
 fn shipped_rules_pass_their_own_check() {
     let out = triage(&["rules", "check", concat!(env!("CARGO_MANIFEST_DIR"), "/rules")], None);
     assert!(out.status.success(), "{}", text(&out.stderr));
