@@ -113,6 +113,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }),
         Command::Serve(args) => runtime()?.block_on(serve::run(config.clone(), rules, cli.database.as_deref(), args)),
         Command::Stats(args) => runtime()?.block_on(async {
+            // Statistics only read: a mistyped --database must not quietly create an empty
+            // store and report zero cases.
+            let location = DatabaseLocation::resolve(cli.database.as_deref(), config.database.as_deref());
+            if !location.0.exists() {
+                anyhow::bail!(
+                    "no database at {}: check --database or DATABASE_URL, or create one with `triage import` or `triage serve`",
+                    location.0.display()
+                );
+            }
             let store = open_store(cli.database.as_deref(), &config).await?;
             stats::run(&store, args).await
         }),

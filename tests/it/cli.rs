@@ -184,6 +184,13 @@ fn missing_files_and_configs_get_one_line_errors() {
     let out = triage(&["stats", "--config", bad.to_str().unwrap()], None);
     let err = text(&out.stderr);
     assert!(err.contains("line 2") && err.contains("shadoww"), "{err}");
+    // Statistics of a database that isn't there: an error, and no empty file left behind.
+    let typo = dir.path().join("typo.db");
+    let out = triage(&["stats", "--database", typo.to_str().unwrap()], None);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(err.contains("no database at") && err.lines().count() == 1, "{err}");
+    assert!(!typo.exists());
 }
 
 #[test]
