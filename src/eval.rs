@@ -55,8 +55,9 @@ pub struct EvalReport {
     pub none_false_positive_rate: f64,
     pub per_category: BTreeMap<String, ClassMetrics>,
     pub per_language: BTreeMap<String, LanguageReport>,
-    /// Agreement on `escalate_to_sponsor` where the corpus decides it.
-    pub escalation_accuracy: f64,
+    /// Agreement on `escalate_to_sponsor` where the corpus decides it; `None` (JSON `null`) when
+    /// no message decides it, rather than a misleading 0.
+    pub escalation_accuracy: Option<f64>,
     pub escalation_labelled: usize,
     /// Messages with planted secrets, and how many of those secrets survived masking (must be 0).
     pub messages_with_secrets: usize,
@@ -141,7 +142,7 @@ pub fn evaluate(classifier: &Classifier, items: &[LabelledMessage]) -> EvalRepor
         none_false_positive_rate: none_fp,
         per_category,
         per_language,
-        escalation_accuracy: ratio(esc_ok, esc_n),
+        escalation_accuracy: (esc_n > 0).then(|| ratio(esc_ok, esc_n)),
         escalation_labelled: esc_n,
         messages_with_secrets: with_secrets,
         secrets_detected: detected,

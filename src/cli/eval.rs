@@ -53,7 +53,10 @@ pub fn render(r: &EvalReport) -> String {
     out.push_str(&format!("accuracy                 {:.3}\n", r.accuracy));
     out.push_str(&format!("macro-F1 (categories)    {:.3}\n", r.macro_f1));
     out.push_str(&format!("none false-positive rate {:.3}\n", r.none_false_positive_rate));
-    out.push_str(&format!("escalation accuracy      {:.3} ({} labelled)\n", r.escalation_accuracy, r.escalation_labelled));
+    match r.escalation_accuracy {
+        Some(a) => out.push_str(&format!("escalation accuracy      {a:.3} ({} labelled)\n", r.escalation_labelled)),
+        None => out.push_str("escalation accuracy      - (no message labels it)\n"),
+    }
     out.push_str(&format!(
         "secrets                  {} messages, {} detected, {} leaked\n",
         r.messages_with_secrets, r.secrets_detected, r.secrets_leaked
