@@ -30,6 +30,13 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
+    // A helpdesk reply: new text, then the quoted thread below a reply header (src/quoted.rs).
+    let ticket = format!(
+        "Hello,\n\nStill getting 401 from the orders API after removing the spaces. Any other idea?\n\nRegards,\nAnna\n\nOn Mon, Nov 28, 2026 at 10:00 AM Support <support@acme.com> wrote:\n{}",
+        msgs.iter().map(|m| format!("> {m}")).collect::<Vec<_>>().join("\n>\n")
+    );
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("email_reply_with_quoted_thread", |b| b.iter(|| black_box(classifier.classify(black_box(&ticket)))));
     group.finish();
 }
 
