@@ -38,7 +38,7 @@ fn may_hold_header(text: &str) -> bool {
         // A header needs text above it and ends its line.
         return false;
     };
-    let rest = text[first_break..].as_bytes();
+    let rest = &text.as_bytes()[first_break..];
     rest.windows(2).any(|w| w == b"--" || w == b"__") || rest.contains(&b':')
 }
 
