@@ -178,7 +178,7 @@ fn eval_on_the_probe_messages_meets_the_bar_and_never_answers_off_topic() {
     let out = triage(&["eval", corpus, "--json"], None);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(report["messages"].as_u64().unwrap() >= 210, "{report}");
+    assert!(report["messages"].as_u64().unwrap() >= 230, "{report}");
     assert!(report["accuracy"].as_f64().unwrap() >= 0.97, "{report}");
     assert_eq!(report["none_false_positive_rate"].as_f64(), Some(0.0), "{report}");
 }
