@@ -122,7 +122,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     location.0.display()
                 );
             }
-            let store = open_store(cli.database.as_deref(), &config).await?;
+            let store = Store::open(&location.0).await?;
             stats::run(&store, args).await
         }),
     }
