@@ -64,6 +64,8 @@ pub struct Classification {
     pub language: Language,
     pub escalate_to_sponsor: bool,
     pub secrets_found: usize,
+    /// How many of the secrets are appTokens: a leaked one must be renewed by the Sponsor user.
+    pub apptokens_found: usize,
     pub findings: Vec<Finding>,
     /// Rules that fired, as `category/rule`, strongest category first.
     pub rules: Vec<String>,
@@ -344,8 +346,9 @@ impl Classifier {
             confidence: round3(confidence),
             language,
             // A leaked token must be renewed, and renewing is key editing: Sponsor work.
-            escalate_to_sponsor: escalate || redacted.secrets_found > 0,
+            escalate_to_sponsor: escalate || redacted.apptokens_found > 0,
             secrets_found: redacted.secrets_found,
+            apptokens_found: redacted.apptokens_found,
             findings: redacted.findings,
             rules,
             gate: scored.gate.clone(),

@@ -16,6 +16,9 @@ use crate::respond::Policy;
 pub struct Config {
     /// SQLite file (overridden by `--database` and `DATABASE_URL`).
     pub database: Option<String>,
+    /// Largest the database may grow, in MiB (default: no limit). Past it, new cases are refused
+    /// as on a full disk, and `/readyz` says so.
+    pub database_max_mb: Option<u64>,
     /// Rule pack file or folder (default: the built-in pack).
     pub rules: Option<PathBuf>,
     /// Minimum confidence for a category (default: the pack's threshold).
@@ -70,11 +73,41 @@ pub struct HttpConfig {
     pub listen: Option<SocketAddr>,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Open connections in all; more get a 503 and are closed. Also kept under the process's
+    /// file-descriptor limit.
+    pub max_connections: usize,
+    /// Open connections from one client address (0: no cap). Behind a reverse proxy every
+    /// connection comes from the proxy: raise this there, or set 0 and let the proxy cap clients.
+    pub max_connections_per_client: usize,
+    /// Time a client has to send a request's headers.
+    #[serde(deserialize_with = "duration")]
+    pub header_timeout: Duration,
+    /// Time a request may take, its body included; slower ones get 408.
+    #[serde(deserialize_with = "duration")]
+    pub request_timeout: Duration,
+    /// A connection with no request and no traffic for this long is closed.
+    #[serde(deserialize_with = "duration")]
+    pub idle_timeout: Duration,
+    /// Failed logins or bearer tokens one client may try per minute; more get 429.
+    pub auth_failures_per_minute: u32,
+    /// Mark the session cookie `Secure`. Also done for any login that arrives with
+    /// `X-Forwarded-Proto: https` (a TLS-terminating proxy in front).
+    pub secure_cookies: bool,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { listen: None, max_body_bytes: 64 * 1024 }
+        HttpConfig {
+            listen: None,
+            max_body_bytes: 64 * 1024,
+            max_connections: 10_000,
+            max_connections_per_client: 64,
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            auth_failures_per_minute: 10,
+            secure_cookies: false,
+        }
     }
 }
 
@@ -155,6 +188,18 @@ impl Config {
         }
         if self.recurrence.escalate_after == 0 {
             return Err("recurrence.escalate_after must be at least 1".into());
+        }
+        if self.http.max_connections == 0 {
+            return Err("http.max_connections must be at least 1".into());
+        }
+        for (name, d) in [
+            ("header_timeout", self.http.header_timeout),
+            ("request_timeout", self.http.request_timeout),
+            ("idle_timeout", self.http.idle_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(format!("http.{name} must be longer than 0s"));
+            }
         }
         if let Some(url) = &self.discord.proxy_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {

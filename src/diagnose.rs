@@ -25,10 +25,12 @@ pub enum FindingCode {
     AppkeyCase,
     FieldsSwapped,
     TokenShape,
+    /// A header name glued to its value, with no `:` between them.
+    SeparatorMissing,
 }
 
 impl FindingCode {
-    pub const ALL: [FindingCode; 7] = [
+    pub const ALL: [FindingCode; 8] = [
         FindingCode::HeaderMisspelled,
         FindingCode::ValueWhitespace,
         FindingCode::ValueQuoted,
@@ -36,6 +38,7 @@ impl FindingCode {
         FindingCode::AppkeyCase,
         FindingCode::FieldsSwapped,
         FindingCode::TokenShape,
+        FindingCode::SeparatorMissing,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,6 +50,7 @@ impl FindingCode {
             FindingCode::AppkeyCase => "appkey-case",
             FindingCode::FieldsSwapped => "fields-swapped",
             FindingCode::TokenShape => "token-shape",
+            FindingCode::SeparatorMissing => "separator-missing",
         }
     }
 
@@ -90,7 +94,7 @@ fn field_regex() -> &'static Regex {
     RE.get_or_init(|| {
         // A field name (header, JSON key, env var or prose label) followed by `:` or `=`.
         Regex::new(
-            r#"(?i)(?:^|[^A-Za-z0-9_-])(?P<open>['"]?)(?P<name>x-vtex-[A-Za-z-]*(?:key|tok[A-Za-z]*)|x-[A-Za-z-]*app-?(?:key|token)|[A-Za-z_]*app[_-]?(?:key|token)[A-Za-z_]*)(?P<close>['"]?)[ \t]*(?P<sep>[:=])"#,
+            r#"(?i)(?:^|[^A-Za-z0-9_-])(?P<open>['"]?)(?P<name>x-vtex-[A-Za-z-]{0,24}?(?:key|tok[A-Za-z]{0,3})|x-[A-Za-z-]{0,24}?app-?(?:key|token)|[A-Za-z_]{0,24}app[_-]?(?:key|token)[A-Za-z_]{0,12})(?P<close>['"]?)[ \t]*(?P<sep>[:=])"#,
         )
         .expect("static regex")
     })
@@ -98,8 +102,9 @@ fn field_regex() -> &'static Regex {
 
 fn header_name_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
-    // A VTEX header named in prose ("our header is spelled x-vtex-api-app-key").
-    RE.get_or_init(|| Regex::new(r"(?i-u)\bx-vtex-[a-z-]*(?:key|tok[a-z]*)\b").expect("static regex"))
+    // A VTEX header named in prose ("our header is spelled x-vtex-api-app-key"). The name ends
+    // at `key` or `token`: what a token glued to it adds is not part of the name.
+    RE.get_or_init(|| Regex::new(r"(?i-u)\bx-vtex-[a-z-]{0,24}?(?:key|tok(?:en|em|e)?)").expect("static regex"))
 }
 
 fn quoted_value_regex() -> &'static Regex {
@@ -166,9 +171,16 @@ pub fn scan(raw: &str) -> Scan {
     let headers = if has_header { Some(header_name_regex().find_iter(raw)) } else { None };
     for m in headers.into_iter().flatten() {
         let lower = m.as_str().to_ascii_lowercase();
+        let field = if lower.contains("tok") { Field::AppToken } else { Field::AppKey };
+        let glued = raw[m.end()..].starts_with(|c: char| c.is_ascii_alphanumeric());
         if lower != "x-vtex-api-appkey" && lower != "x-vtex-api-apptoken" {
-            let field = if lower.contains("tok") { Field::AppToken } else { Field::AppKey };
-            scan.findings.push(Finding { code: FindingCode::HeaderMisspelled, field, detail: m.as_str().to_string() });
+            // "x-vtex-api-app" followed by more letters is a name we cannot delimit: say nothing.
+            if !glued || lower.ends_with("token") || lower.ends_with("key") {
+                scan.findings.push(Finding { code: FindingCode::HeaderMisspelled, field, detail: m.as_str().to_string() });
+            }
+        }
+        if glued && (lower.ends_with("token") || lower.ends_with("key")) {
+            scan.findings.push(Finding { code: FindingCode::SeparatorMissing, field, detail: String::new() });
         }
     }
     let quoted = if has_quote { Some(quoted_value_regex().captures_iter(raw)) } else { None };
@@ -185,11 +197,31 @@ pub fn scan(raw: &str) -> Scan {
             scan.secret_spans.push(start..start + t.len());
         }
     }
+    // Details come from a closed set of phrases or from a header name; a name that could hold a
+    // secret (too long, or a long run of letters) is never quoted.
+    scan.findings.retain(|f| safe_detail(&f.detail));
     scan.findings.sort();
     scan.findings.dedup_by(|a, b| a.code == b.code && a.field == b.field);
     scan.secret_spans.sort_by_key(|r| (r.start, r.end));
     scan.secret_spans.dedup();
     scan
+}
+
+/// Whether a finding's detail may be shown: short, and with no run of letters that could be a
+/// piece of a token (header names have runs of at most 8: `AppToken`).
+pub fn safe_detail(detail: &str) -> bool {
+    let mut run = 0;
+    for c in detail.chars() {
+        if c.is_alphabetic() {
+            run += 1;
+            if run > 16 {
+                return false;
+            }
+        } else {
+            run = 0;
+        }
+    }
+    detail.chars().count() <= 64
 }
 
 /// Describes stray whitespace in a value, given how many separator spaces are normal before it.

@@ -195,7 +195,8 @@ fn compose(
 ) -> String {
     let mut parts: Vec<String> = Vec::new();
     if c.secrets_found > 0 {
-        let mut leak = pack.message("leaked_token", language).to_string();
+        let key = if c.apptokens_found > 0 { "leaked_token" } else { "leaked_secret" };
+        let mut leak = pack.message(key, language).to_string();
         match channel.leak_deleted {
             Some(true) => leak = format!("{leak} {}", pack.message("leak_deleted", language)),
             Some(false) => leak = format!("{leak} {}", pack.message("leak_please_delete", language)),

@@ -1,7 +1,7 @@
 //! Building and running the long-lived process: HTTP API, dashboard and (when configured) the
 //! Discord bot, sharing one pipeline and one database.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,9 +11,9 @@ use tokio::net::TcpListener;
 
 use crate::classify::Classifier;
 use crate::config::Config;
-use crate::http::{self, metrics::Metrics, AppState, Sessions};
+use crate::http::{self, metrics::Metrics, AppState, AuthLimiter, Sessions};
 use crate::pipeline::Pipeline;
-use crate::store::Store;
+use crate::store::{Store, StoreOptions};
 
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
 
@@ -37,14 +37,18 @@ pub struct Application {
     address: SocketAddr,
     loopback_forced: bool,
     discord: Option<crate::discord::Bot>,
+    limits: http::server::Limits,
+    metrics: Arc<Metrics>,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        crate::redact::check_builtin()
+            .map_err(|e| anyhow::anyhow!("the built-in secret rules do not load ({e}); this build must not run"))?;
         let classifier = Arc::new(Classifier::load(settings.rules.as_deref())?.with_threshold(settings.config.threshold));
-        let store = Store::open(&settings.database).await?;
+        let store = Store::open_with(&settings.database, StoreOptions { max_mb: settings.config.database_max_mb }).await?;
         let pipeline = Pipeline::new(classifier, store, settings.config.policy());
-        let api_token = settings.api_token.filter(|t| !t.trim().is_empty());
+        let api_token = settings.api_token.and_then(|t| api_token(&t));
         // Without a token the API is open, so it must not be reachable from other machines.
         let mut listen = settings.listen;
         let loopback_forced = api_token.is_none() && !listen.ip().is_loopback();
@@ -56,18 +60,24 @@ impl Application {
             .with_context(|| format!("cannot listen on {listen}; is another process using it? pass another --listen"))?;
         let address = listener.local_addr().context("cannot read the bound address")?;
         let metrics = Arc::new(Metrics::default());
+        let http_config = settings.config.http.clone();
         let state = AppState {
             pipeline: pipeline.clone(),
             metrics: metrics.clone(),
             api_token: api_token.map(Arc::from),
             sessions: Sessions::default(),
+            auth_limiter: AuthLimiter::new(http_config.auth_failures_per_minute),
+            secure_cookies: http_config.secure_cookies,
         };
-        let router = http::router(state, settings.config.http.max_body_bytes);
+        let router = http::router(state, &http_config);
+        let limits = server_limits(&http_config);
         let discord = match settings.discord_token.filter(|t| !t.trim().is_empty()) {
-            Some(token) => Some(crate::discord::Bot::start(token, settings.config.discord.clone(), pipeline.clone(), metrics).await?),
+            Some(token) => {
+                Some(crate::discord::Bot::start(token, settings.config.discord.clone(), pipeline.clone(), metrics.clone()).await?)
+            }
             None => None,
         };
-        Ok(Application { listener, router, pipeline, address, loopback_forced, discord })
+        Ok(Application { listener, router, pipeline, address, loopback_forced, discord, limits, metrics })
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -88,36 +98,84 @@ impl Application {
             );
         }
         tracing::info!("dashboard and API on http://{}/", self.address);
-        // Stop accepting on the signal, then give in-flight requests a bounded grace period: a
+        tracing::info!(
+            max_connections = self.limits.max_connections,
+            per_client = self.limits.max_connections_per_client,
+            "connection limits"
+        );
+        // Stops accepting on the signal, then gives in-flight requests a bounded grace period: a
         // hung client must not keep the process (and the database) open forever.
-        let (signalled_tx, mut signalled) = tokio::sync::watch::channel(false);
-        let signal = async move {
-            shutdown.await;
-            let _ = signalled_tx.send(true);
-        };
-        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(signal).into_future();
-        let grace = async move {
-            while !*signalled.borrow() {
-                if signalled.changed().await.is_err() {
-                    return std::future::pending::<()>().await;
-                }
-            }
-            tokio::time::sleep(http::SHUTDOWN_GRACE).await;
-        };
-        let result = tokio::select! {
-            r = server => r.context("the HTTP server failed"),
-            () = grace => {
-                tracing::warn!("in-flight requests did not finish within {:?}; stopping anyway", http::SHUTDOWN_GRACE);
-                Ok(())
-            }
-        };
+        let refused = self.metrics.connections_refused.clone();
+        http::server::serve(self.listener, self.router, self.limits, shutdown, http::SHUTDOWN_GRACE, refused).await;
         if let Some(bot) = self.discord {
             bot.shutdown().await;
         }
         self.pipeline.store().close().await;
         tracing::info!("stopped");
-        result
+        Ok(())
     }
+}
+
+/// `TRIAGE_API_TOKEN` as clients will send it. Surrounding whitespace (a trailing newline from
+/// `$(cat token.txt)`) would lock every client out without a word, so it is trimmed, with a
+/// warning; an empty token means no token.
+fn api_token(raw: &str) -> Option<String> {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return None;
+    }
+    if trimmed.len() != raw.len() {
+        tracing::warn!("TRIAGE_API_TOKEN has spaces or line breaks around it; they were removed (clients send the token without them)");
+    }
+    Some(trimmed.to_string())
+}
+
+/// The connection limits, kept under the file-descriptor limit (raised to its hard maximum
+/// first): past it, accepting fails for everyone, `/healthz` included.
+fn server_limits(http: &crate::config::HttpConfig) -> http::server::Limits {
+    let fds = raise_fd_limit();
+    let mut max = http.max_connections;
+    if let Some(fds) = fds {
+        // Room for the database, the log, the Discord gateway and a margin.
+        let room = fds.saturating_sub(128).max(16) as usize;
+        if max > room {
+            tracing::warn!(
+                configured = max,
+                fd_limit = fds,
+                "http.max_connections is above what the file-descriptor limit allows; using {room}"
+            );
+            max = room;
+        }
+    }
+    http::server::Limits {
+        max_connections: max,
+        max_connections_per_client: http.max_connections_per_client,
+        header_timeout: http.header_timeout,
+        idle_timeout: http.idle_timeout,
+    }
+}
+
+/// Raises the soft limit on open files to the hard one, and returns it.
+fn raise_fd_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: getrlimit and setrlimit only read and write the struct passed to them.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+                return None;
+            }
+            if lim.rlim_cur < lim.rlim_max {
+                let wanted = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) == 0 {
+                    lim.rlim_cur = lim.rlim_max;
+                }
+            }
+        }
+        Some(lim.rlim_cur)
+    }
+    #[cfg(not(unix))]
+    None
 }
 
 /// Completes on ctrl-c or SIGTERM.

@@ -1,6 +1,6 @@
 //! `triage classify`: one message, or JSON lines in and out with `--jsonl`.
 
-use std::io::{BufRead, BufWriter, Read, Write};
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -71,7 +71,7 @@ pub fn run(rules: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
     if args.jsonl {
         let stdin = std::io::stdin();
         let stdout = std::io::stdout();
-        classify_jsonl(&classifier, stdin.lock(), BufWriter::new(stdout.lock()))?;
+        classify_jsonl(&classifier, stdin.lock(), BufWriter::with_capacity(1 << 16, stdout.lock()))?;
         return Ok(ExitCode::SUCCESS);
     }
     let text = match args.text {
@@ -106,35 +106,99 @@ pub fn run(rules: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Lines classified together: enough to keep both cores busy, few enough to answer an
+/// interactive reader at once.
+const CHUNK_LINES: usize = 4096;
+
 /// Streams JSON lines through the classifier. A bad line becomes an error line for that input
 /// and the stream goes on; output order matches input order.
-pub fn classify_jsonl(classifier: &Classifier, mut input: impl BufRead, mut out: impl Write) -> anyhow::Result<()> {
-    let mut buf = Vec::with_capacity(1024);
+///
+/// Lines are read in chunks; each chunk is split among the cores, which parse, classify and
+/// serialise their part, and the parts are written in order. A chunk ends early when no more
+/// input is waiting, and the output is flushed then, so that a program feeding one line at a
+/// time gets each answer at once.
+pub fn classify_jsonl(classifier: &Classifier, input: impl Read, mut out: impl Write) -> anyhow::Result<()> {
+    let mut input = BufReader::with_capacity(1 << 16, input);
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
+    // Per line of the chunk: its number and where it is in `buf`, or why it was not kept.
+    let mut lines: Vec<(usize, Result<std::ops::Range<usize>, u64>)> = Vec::with_capacity(CHUNK_LINES);
     let mut line_no = 0usize;
-    loop {
+    let mut done = false;
+    while !done {
         buf.clear();
-        let n = input.read_until(b'\n', &mut buf).context("cannot read stdin")?;
-        if n == 0 {
-            break;
+        lines.clear();
+        while lines.len() < CHUNK_LINES {
+            let start = buf.len();
+            match super::append_line(&mut input, &mut buf, super::MAX_LINE_BYTES).context("cannot read stdin")? {
+                super::LineRead::End => {
+                    done = true;
+                    break;
+                }
+                super::LineRead::TooLong(n) => {
+                    line_no += 1;
+                    lines.push((line_no, Err(n)));
+                }
+                super::LineRead::Line(_) => {
+                    line_no += 1;
+                    lines.push((line_no, Ok(start..buf.len())));
+                }
+            }
+            if input.buffer().is_empty() {
+                break;
+            }
         }
-        line_no += 1;
-        let line = super::json_line(&buf, line_no as u64);
-        if line.is_empty() {
+        if lines.is_empty() {
             continue;
         }
-        match parse_line(line) {
-            Ok(item) => {
-                let c = classifier.classify(&item.text);
-                serde_json::to_writer(&mut out, &JsonResult::new(&item.id, &c))?;
-            }
-            Err((id, error)) => {
-                serde_json::to_writer(&mut out, &serde_json::json!({"id": id, "line": line_no, "error": error}))?;
-            }
+        let parts: Vec<Vec<u8>> = if workers == 1 || lines.len() < 64 {
+            vec![render_lines(classifier, &buf, &lines)]
+        } else {
+            let per = lines.len().div_ceil(workers);
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = lines.chunks(per).map(|part| scope.spawn(|| render_lines(classifier, &buf, part))).collect();
+                handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+            })
+        };
+        for part in parts {
+            out.write_all(&part)?;
         }
-        out.write_all(b"\n")?;
+        if input.buffer().is_empty() {
+            out.flush().context("cannot write to stdout")?;
+        }
     }
     out.flush().context("cannot write to stdout")?;
     Ok(())
+}
+
+/// The output lines for some input lines.
+fn render_lines(classifier: &Classifier, buf: &[u8], lines: &[(usize, Result<std::ops::Range<usize>, u64>)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(lines.len() * 160);
+    for (line_no, line) in lines {
+        let parsed = match line {
+            Ok(range) => {
+                let line = super::json_line(&buf[range.clone()], *line_no as u64);
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                parse_line(line)
+            }
+            Err(n) => Err((Value::Null, format!("line is {n} bytes, over the {}-byte limit", super::MAX_LINE_BYTES))),
+        };
+        // Writing to a Vec cannot fail.
+        let _ = match parsed {
+            Ok(item) => {
+                let c = classifier.classify(&item.text);
+                serde_json::to_writer(&mut out, &JsonResult::new(&item.id, &c))
+            }
+            Err((id, error)) => {
+                let error = crate::redact::mask_and_cap(&error, 300);
+                serde_json::to_writer(&mut out, &serde_json::json!({"id": id, "line": line_no, "error": error}))
+            }
+        };
+        out.push(b'\n');
+    }
+    out
 }
 
 fn parse_line(line: &[u8]) -> Result<InputLine, (Value, String)> {

@@ -5,7 +5,7 @@
 //! transaction and every insert is idempotent on the line's `id`, so a run killed at any point
 //! and started again ends with exactly one case per input id.
 
-use std::io::{BufRead, BufReader, IsTerminal};
+use std::io::{BufReader, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -54,7 +54,9 @@ struct Line {
 fn id_string(v: &Value) -> Option<String> {
     match v {
         Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
+        // A float id (1e30, or more digits than 64 bits hold) is not kept exactly: two lines
+        // could become one case.
+        Value::Number(n) if n.is_u64() || n.is_i64() => Some(n.to_string()),
         _ => None,
     }
 }
@@ -84,8 +86,13 @@ fn timestamp(v: &Value) -> Result<i64, String> {
     }
 }
 
-/// Parses one export line into an incoming message; the error says what is wrong with it.
+/// Parses one export line into an incoming message; the error says what is wrong with it, with
+/// any secret it quotes masked.
 pub fn parse_line(line: &[u8]) -> Result<Incoming, String> {
+    parse_line_unmasked(line).map_err(|e| crate::redact::mask_and_cap(&e, 300))
+}
+
+fn parse_line_unmasked(line: &[u8]) -> Result<Incoming, String> {
     if line.len() > 2 * MAX_MESSAGE_BYTES {
         return Err(format!("line is {} bytes, over the {}-byte limit", line.len(), 2 * MAX_MESSAGE_BYTES));
     }
@@ -97,7 +104,8 @@ pub fn parse_line(line: &[u8]) -> Result<Incoming, String> {
             format!("invalid JSON: {e}")
         }
     })?;
-    let id = id_string(&l.id).ok_or("`id` must be a non-empty string or a number")?;
+    let id =
+        id_string(&l.id).ok_or("`id` must be a non-empty string or a whole number that fits in 64 bits (send bigger ids as strings)")?;
     crate::error::check_message(&l.text).map_err(|e| e.to_string())?;
     let mut msg = Incoming::new(Source::Import, id, l.text);
     msg.author = l.author.as_ref().and_then(id_string);
@@ -128,10 +136,22 @@ fn progress(total: u64) -> ProgressBar {
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ImportSummary {
     pub lines: u64,
+    /// Transactions committed.
+    pub batches: u64,
     pub inserted: u64,
     pub duplicates: u64,
     pub bad_lines: u64,
     pub secrets_masked: u64,
+}
+
+/// Opens the export, or says why not. Called before the store is opened, so that a typo in the
+/// file name does not leave an empty database behind.
+pub fn open_export(file: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    if f.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+        anyhow::bail!("{} is a folder, not a JSON lines file", file.display());
+    }
+    Ok(f)
 }
 
 /// Runs an import to completion. `on_bad` sees each bad line.
@@ -142,10 +162,7 @@ pub async fn import_file(
     batch: usize,
     mut on_bad: impl FnMut(u64, &str),
 ) -> anyhow::Result<ImportSummary> {
-    let f = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
-    if f.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-        anyhow::bail!("{} is a folder, not a JSON lines file", file.display());
-    }
+    let f = open_export(&file)?;
     let size = f.metadata().map(|m| m.len()).unwrap_or(0);
     let bar = progress(size);
     let batch = batch.clamp(1, 100_000);
@@ -160,11 +177,18 @@ pub async fn import_file(
             let (mut items, mut bad) = (Vec::with_capacity(batch), Vec::new());
             let (mut line_no, mut read) = (0u64, 0u64);
             loop {
-                buf.clear();
-                let n = input.read_until(b'\n', &mut buf).with_context(|| format!("cannot read {shown}"))?;
-                if n == 0 {
-                    break;
-                }
+                let n =
+                    match super::read_line(&mut input, &mut buf, super::MAX_LINE_BYTES).with_context(|| format!("cannot read {shown}"))? {
+                        super::LineRead::End => break,
+                        super::LineRead::TooLong(n) => {
+                            line_no += 1;
+                            read += n;
+                            let reason = format!("line is {n} bytes, over the {}-byte limit", super::MAX_LINE_BYTES);
+                            bad.push(BadLine { line: line_no, reason });
+                            continue;
+                        }
+                        super::LineRead::Line(n) => n,
+                    };
                 line_no += 1;
                 read += n as u64;
                 let line = super::json_line(&buf, line_no);
@@ -194,7 +218,14 @@ pub async fn import_file(
             on_bad(b.line, &b.reason);
         }
         if !items.is_empty() {
-            let BatchOutcome { inserted, duplicates, secrets_masked } = pipeline.record_batch(items, Delivery::Never).await?;
+            let outcome = pipeline.record_batch(items, Delivery::Never).await.map_err(|e| {
+                anyhow::Error::new(e).context(format!(
+                    "stopped after {} batches ({} new cases) were committed; fix the cause and run the same command again: it carries on where it stopped",
+                    summary.batches, summary.inserted
+                ))
+            })?;
+            let BatchOutcome { inserted, duplicates, secrets_masked } = outcome;
+            summary.batches += 1;
             summary.inserted += inserted;
             summary.duplicates += duplicates;
             summary.secrets_masked += secrets_masked;

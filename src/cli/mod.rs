@@ -104,6 +104,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rules { command } => rules::run(rules, command),
         Command::Eval(args) => eval::run(rules, args),
         Command::Import(args) => runtime()?.block_on(async {
+            import::open_export(&args.file)?;
             let classifier = Arc::new(Classifier::load(rules)?.with_threshold(config.threshold));
             let store = open_store(cli.database.as_deref(), &config).await?;
             let pipeline = Pipeline::new(classifier.clone(), store.clone(), config.policy());
@@ -134,7 +135,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 pub async fn open_store(flag: Option<&str>, config: &Config) -> anyhow::Result<Store> {
     let location = DatabaseLocation::resolve(flag, config.database.as_deref());
-    Ok(Store::open(&location.0).await?)
+    Ok(Store::open_with(&location.0, crate::store::StoreOptions { max_mb: config.database_max_mb }).await?)
 }
 
 /// The JSON of line `line_no` (from 1) of a JSON lines file: without its `\n` or `\r\n`, and on
@@ -147,4 +148,79 @@ pub(crate) fn json_line(mut line: &[u8], line_no: u64) -> &[u8] {
         line = rest;
     }
     line
+}
+
+/// Longest JSON line `import` and `classify --jsonl` take: a message at its limit, with room for
+/// JSON escapes and the other fields.
+pub(crate) const MAX_LINE_BYTES: usize = 2 * crate::error::MAX_MESSAGE_BYTES;
+
+/// What [`read_line`] found.
+pub(crate) enum LineRead {
+    /// A line of this many bytes (its `\n` included) is in the buffer.
+    Line(usize),
+    /// A line of this many bytes was over the limit: it was read past, not kept.
+    TooLong(u64),
+    End,
+}
+
+/// Reads one line into `buf`, holding at most `max` bytes of it: a longer line (or a stream with
+/// no line breaks at all, such as /dev/zero) is skipped in pieces, so memory stays flat.
+pub(crate) fn read_line(input: &mut impl std::io::BufRead, buf: &mut Vec<u8>, max: usize) -> std::io::Result<LineRead> {
+    buf.clear();
+    append_line(input, buf, max)
+}
+
+/// [`read_line`], appending to `buf` (whose earlier contents stay) instead of replacing it.
+pub(crate) fn append_line(input: &mut impl std::io::BufRead, buf: &mut Vec<u8>, max: usize) -> std::io::Result<LineRead> {
+    let start = buf.len();
+    let (mut total, mut over) = (0u64, false);
+    loop {
+        let chunk = match input.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            break;
+        }
+        let (take, done) = match chunk.iter().position(|b| *b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        if !over && buf.len() - start + take > max {
+            over = true;
+            buf.truncate(start);
+        }
+        if !over {
+            buf.extend_from_slice(&chunk[..take]);
+        }
+        total += take as u64;
+        input.consume(take);
+        if done {
+            break;
+        }
+    }
+    Ok(match (total, over) {
+        (0, _) => LineRead::End,
+        (n, true) => LineRead::TooLong(n),
+        (n, false) => LineRead::Line(n as usize),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_over_the_limit_is_skipped_without_being_held() {
+        let mut input = std::io::BufReader::with_capacity(16, &b"short\n0123456789abcdef0123456789\nnext\nlast"[..]);
+        let mut buf = Vec::new();
+        assert!(matches!(read_line(&mut input, &mut buf, 10).unwrap(), LineRead::Line(6)));
+        assert!(matches!(read_line(&mut input, &mut buf, 10).unwrap(), LineRead::TooLong(27)));
+        assert!(buf.is_empty() && buf.capacity() <= 64, "the long line was held: {}", buf.capacity());
+        assert!(matches!(read_line(&mut input, &mut buf, 10).unwrap(), LineRead::Line(5)));
+        assert_eq!(buf, b"next\n");
+        assert!(matches!(read_line(&mut input, &mut buf, 10).unwrap(), LineRead::Line(4)));
+        assert!(matches!(read_line(&mut input, &mut buf, 10).unwrap(), LineRead::End));
+    }
 }

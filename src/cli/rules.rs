@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::classify::Classifier;
+use crate::redact::rules::{self as secrets, SecretRules};
 use crate::rules::{Pack, RulesError};
 
 #[derive(Debug, clap::Subcommand)]
@@ -18,6 +19,48 @@ pub enum Command {
 pub fn run(global: Option<&Path>, command: Command) -> anyhow::Result<ExitCode> {
     let Command::Check { path } = command;
     let path = path.as_deref().or(global);
+    let secrets_ok = check_secrets(path);
+    let pack_ok = check_pack(path);
+    Ok(if secrets_ok && pack_ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// The secret rules: the `secrets.toml` beside the pack when a folder holds one, else the
+/// built-in file. Edits to it take effect once the binary is rebuilt; checking them first
+/// tells the editor whether they hold.
+fn check_secrets(path: Option<&Path>) -> bool {
+    let beside = path.filter(|p| p.is_dir()).map(|p| p.join(crate::rules::SECRETS_FILE)).filter(|p| p.is_file());
+    let (label, loaded) = match &beside {
+        Some(file) => {
+            let label = file.display().to_string();
+            match std::fs::read_to_string(file) {
+                Ok(text) => (label.clone(), SecretRules::parse(&label, &text)),
+                Err(e) => {
+                    eprintln!("error: cannot read {label}: {e}");
+                    return false;
+                }
+            }
+        }
+        None => (format!("built-in {}", secrets::EMBEDDED.0), SecretRules::parse(secrets::EMBEDDED.0, secrets::EMBEDDED.1)),
+    };
+    let problems: Vec<String> = match loaded {
+        Ok(rules) => {
+            let problems = rules.check();
+            if problems.is_empty() {
+                println!("ok: {label}: {} secret rules, {} examples checked", rules.len(), rules.example_count());
+                return true;
+            }
+            problems.iter().map(|p| p.to_string()).collect()
+        }
+        Err(problems) => problems.iter().map(|p| p.to_string()).collect(),
+    };
+    for p in &problems {
+        eprintln!("error: {p}");
+    }
+    eprintln!("{} problem(s) in {label}", problems.len());
+    false
+}
+
+fn check_pack(path: Option<&Path>) -> bool {
     let label = path.map(|p| p.display().to_string()).unwrap_or_else(|| "built-in pack".into());
     let loaded = match path {
         Some(p) => Pack::load(p),
@@ -36,7 +79,7 @@ pub fn run(global: Option<&Path>, command: Command) -> anyhow::Result<ExitCode> 
                     pack.excludes.len(),
                     classifier.example_count()
                 );
-                return Ok(ExitCode::SUCCESS);
+                return true;
             }
             problems.iter().map(|p| p.to_string()).collect()
         }
@@ -47,5 +90,5 @@ pub fn run(global: Option<&Path>, command: Command) -> anyhow::Result<ExitCode> 
         eprintln!("error: {p}");
     }
     eprintln!("{} problem(s) in {label}", problems.len());
-    Ok(ExitCode::from(1))
+    false
 }

@@ -1,8 +1,10 @@
 //! `GET /`: the dashboard for people who review triage, and the login form that gives browsers
 //! a session instead of a bearer token.
 
-use axum::extract::{Query, State};
-use axum::http::{header, StatusCode};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
@@ -50,7 +52,7 @@ pub fn render(s: &Stats, days: u32, categories: &[String]) -> String {
     for d in [7, 30, 90] {
         html.push_str(&format!(r#"<a href="/?days={d}" class="{}">{d} days</a>"#, if d == days { "on" } else { "" }));
     }
-    html.push_str("</nav></header><main>");
+    html.push_str("<form method=\"post\" action=\"/logout\" style=\"display:inline;margin-left:16px\"><button>Sign out</button></form></nav></header><main>");
     let sent = s.replies.sent + s.replies.pending;
     html.push_str("<div class=\"tiles\">");
     for (value, label) in [
@@ -162,14 +164,63 @@ pub struct Login {
     token: String,
 }
 
-pub async fn login(State(state): State<AppState>, Form(form): Form<Login>) -> Response {
+/// Whether a form post comes from this site. Browsers send `Origin` on posts; a page elsewhere
+/// that posts our login form (login CSRF: signing the victim into the attacker's session) has
+/// another one. Clients that send neither header are not browsers and pass.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let from = headers.get(header::ORIGIN).or_else(|| headers.get(header::REFERER)).and_then(|v| v.to_str().ok());
+    match from {
+        None => true,
+        Some(url) => {
+            let authority = url.split_once("://").map_or("", |(_, rest)| rest).split('/').next().unwrap_or("");
+            !host.is_empty() && authority.eq_ignore_ascii_case(host)
+        }
+    }
+}
+
+fn secure(state: &AppState, headers: &HeaderMap) -> &'static str {
+    let forwarded_tls = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("https"));
+    if state.secure_cookies || forwarded_tls {
+        "; Secure"
+    } else {
+        ""
+    }
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<Login>,
+) -> Response {
     let Some(expected) = state.api_token.as_deref() else {
         return Redirect::to("/").into_response();
     };
+    if !same_origin(&headers) {
+        tracing::warn!(client = %peer.ip(), "login refused: the form was posted from another site");
+        return (StatusCode::FORBIDDEN, Html("<p>Sign in from the triage login page. <a href=\"/login\">Go there</a></p>")).into_response();
+    }
+    if let Some(retry) = state.auth_limiter.blocked(peer.ip()) {
+        return super::auth::too_many_attempts(retry);
+    }
     if !token_matches(expected, form.token.trim()) {
+        state.auth_limiter.failed(peer.ip());
+        state.metrics.auth_failures.inc();
+        tracing::warn!(client = %peer.ip(), "login failed: wrong token");
         return (StatusCode::UNAUTHORIZED, Html("<p>Wrong token. <a href=\"/login\">Try again</a></p>")).into_response();
     }
     let session = state.sessions.create();
-    let cookie = format!("{SESSION_COOKIE}={session}; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200");
+    let cookie = format!("{SESSION_COOKIE}={session}; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200{}", secure(&state, &headers));
     ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
+}
+
+/// `POST /logout`: ends the session and clears the cookie.
+pub async fn logout(State(state): State<AppState>, req: axum::extract::Request) -> Response {
+    let headers = req.headers().clone();
+    if let Some(session) = super::auth::session_from(&req) {
+        state.sessions.remove(&session);
+    }
+    let cookie = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{}", secure(&state, &headers));
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
 }

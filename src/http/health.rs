@@ -11,6 +11,8 @@ pub async fn live() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
+/// Ready when the database takes reads and writes (see `Store::ping`): a full disk makes it
+/// unready, so that a load balancer sends tickets to a process that can store them.
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     match state.pipeline.store().ping().await {
         Ok(()) => (StatusCode::OK, Json(json!({"status": "ready"}))),

@@ -43,6 +43,10 @@ pub struct Metrics {
     pub classifications: Family<CategoryLabel, Counter>,
     pub replies: Counter,
     pub suppressions: Family<ReasonLabel, Counter>,
+    /// Failed bearer tokens and logins.
+    pub auth_failures: Counter,
+    /// Connections turned away at a cap.
+    pub connections_refused: Counter,
 }
 
 impl Default for Metrics {
@@ -60,7 +64,11 @@ impl Default for Metrics {
         registry.register("classifications", "Messages classified, by category", classifications.clone());
         registry.register("replies", "Replies decided to be posted", replies.clone());
         registry.register("suppressions", "Replies held back, by reason", suppressions.clone());
-        Metrics { registry, requests, latency, classifications, replies, suppressions }
+        let auth_failures = Counter::default();
+        let connections_refused = Counter::default();
+        registry.register("auth_failures", "Requests and logins with a wrong token or session", auth_failures.clone());
+        registry.register("connections_refused", "Connections refused at the connection caps", connections_refused.clone());
+        Metrics { registry, requests, latency, classifications, replies, suppressions, auth_failures, connections_refused }
     }
 }
 
@@ -87,9 +95,28 @@ impl Metrics {
     }
 }
 
+/// The method as a label: one of HTTP's own, or `other`. Anything a client sends would otherwise
+/// become a series of its own, kept forever (100k made-up methods once took 700 MB).
+pub fn method_label(m: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
 pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    // Route templates only (`/v1/cases/{id}`), never the path a client made up.
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
-    let method = req.method().to_string();
+    let method = method_label(req.method()).to_string();
     let started = Instant::now();
     let response = next.run(req).await;
     let m = &state.metrics;

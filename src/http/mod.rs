@@ -5,8 +5,10 @@ mod auth;
 mod cases;
 pub mod charts;
 mod dashboard;
+mod headers;
 mod health;
 pub mod metrics;
+pub mod server;
 mod stats;
 mod tickets;
 
@@ -22,11 +24,12 @@ use axum::{middleware, Json, Router};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::pipeline::Pipeline;
 
-pub use auth::Sessions;
+pub use auth::{AuthLimiter, Sessions};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -36,6 +39,10 @@ pub struct AppState {
     /// `TRIAGE_API_TOKEN`; `None` means the server is loopback-only and open.
     pub api_token: Option<Arc<str>>,
     pub sessions: Sessions,
+    /// Failed logins and bearer tokens per client.
+    pub auth_limiter: AuthLimiter,
+    /// Session cookies are `Secure` (also when a login arrives with `X-Forwarded-Proto: https`).
+    pub secure_cookies: bool,
 }
 
 /// An error as API clients see it: a status and `{"error": "..."}`.
@@ -56,9 +63,16 @@ struct ErrorBody<'a> {
     error: &'a str,
 }
 
+/// Longest error message a client gets back: enough for any message of ours, and a cap on
+/// input that a message echoes (a field name, a value).
+const MAX_ERROR_CHARS: usize = 300;
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(ErrorBody { error: &self.message })).into_response()
+        // Errors may quote what the client sent (serde names the field or value it refused), and
+        // that may hold a secret.
+        let message = crate::redact::mask_and_cap(&self.message, MAX_ERROR_CHARS);
+        (self.status, Json(ErrorBody { error: &message })).into_response()
     }
 }
 
@@ -111,7 +125,7 @@ fn is_json(headers: &HeaderMap) -> bool {
     essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+pub fn router(state: AppState, http: &crate::config::HttpConfig) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let protected = Router::new()
         .route("/v1/tickets", post(tickets::create))
@@ -124,14 +138,20 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     Router::new()
         .merge(protected)
         .route("/login", get(dashboard::login_form).post(dashboard::login))
+        .route("/logout", post(dashboard::logout))
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
+        .layer(middleware::from_fn(headers::security))
+        // A request, its body included, has this long; a client that trickles its body gets 408.
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, http.request_timeout))
         .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
-        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(DefaultBodyLimit::max(http.max_body_bytes))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+            // A path can carry a pasted token (`/v1/cases/<token>`): logs get it masked.
+            let path = crate::redact::mask_and_cap(req.uri().path(), 200);
+            tracing::info_span!("request", request_id = %id, method = %metrics::method_label(req.method()), path = %path)
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)

@@ -69,7 +69,13 @@ impl TicketResponse {
 fn ticket_id(v: &Value) -> Result<String, ApiError> {
     match v {
         Value::String(s) if !s.trim().is_empty() && s.len() <= 256 => Ok(s.clone()),
-        Value::Number(n) => Ok(n.to_string()),
+        // Only whole numbers that JSON parsers keep exactly: a bigger one (1e30, or 25 digits)
+        // arrives as a float, and two different tickets could share one id.
+        Value::Number(n) if n.is_u64() || n.is_i64() => Ok(n.to_string()),
+        Value::Number(n) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("`id` {n} is not a whole number that fits in 64 bits; send such ids as strings"),
+        )),
         _ => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "`id` must be a non-empty string (at most 256 bytes) or a number")),
     }
 }

@@ -16,9 +16,13 @@ use crate::diagnose::FindingCode;
 /// The pack shipped inside the binary, so `triage` runs on a fresh machine with no files around.
 pub const EMBEDDED: &[(&str, &str)] = &[("rules/vtex-app-keys.toml", include_str!("../../rules/vtex-app-keys.toml"))];
 
+/// The file of secret rules that may sit beside a pack's files. It is built into the binary and
+/// a pack cannot replace it; `triage rules check` checks it.
+pub const SECRETS_FILE: &str = "secrets.toml";
+
 /// Message keys the responder uses; a pack must translate each of them.
 pub const MESSAGE_KEYS: &[&str] =
-    &["findings_intro", "leaked_token", "leak_deleted", "leak_please_delete", "recurring", "staff_ping", "footer"];
+    &["findings_intro", "leaked_token", "leaked_secret", "leak_deleted", "leak_please_delete", "recurring", "staff_ping", "footer"];
 
 /// One thing wrong with a rule pack, located as precisely as we can.
 #[derive(Debug, Clone, PartialEq)]
@@ -146,7 +150,12 @@ impl Pack {
         let meta = std::fs::metadata(path).map_err(|e| unreadable(e.to_string()))?;
         let mut paths: Vec<PathBuf> = if meta.is_dir() {
             let entries = std::fs::read_dir(path).map_err(|e| unreadable(e.to_string()))?;
-            entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect()
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                // Secret rules live beside the pack but are not part of it (see redact::rules).
+                .filter(|p| p.file_name().is_none_or(|n| n != SECRETS_FILE))
+                .collect()
         } else {
             vec![path.to_path_buf()]
         };
@@ -189,7 +198,7 @@ impl Pack {
 }
 
 /// TOML errors span several lines with a source excerpt; users get the gist on one line.
-fn one_line(message: &str) -> String {
+pub fn one_line(message: &str) -> String {
     let mut lines = message.lines().map(str::trim).filter(|l| !l.is_empty());
     let head = lines.next().unwrap_or("invalid TOML").to_string();
     let reason = message.lines().last().map(str::trim).unwrap_or("");

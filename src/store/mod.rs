@@ -65,9 +65,20 @@ pub struct Store {
     path: String,
 }
 
+/// How a store is opened.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StoreOptions {
+    /// Largest the database file may grow, in MiB; past it, writes fail as on a full disk.
+    pub max_mb: Option<u64>,
+}
+
 impl Store {
     /// Opens (creating if missing) and migrates the database at `path`.
     pub async fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_with(path, StoreOptions::default()).await
+    }
+
+    pub async fn open_with(path: &Path, options: StoreOptions) -> Result<Store, StoreError> {
         let shown = path.display().to_string();
         if path.is_dir() {
             return Err(StoreError::Open { path: shown, reason: "it is a folder".into() });
@@ -90,10 +101,15 @@ impl Store {
             // each one in the middle of `triage stats` output; `serve` still logs them at info.
             .log_slow_statements(log::LevelFilter::Info, Duration::from_secs(1));
         let classify = |e: sqlx::Error| classify_error(&shown, e);
+        let mut write_opts = opts.clone();
+        if let Some(mb) = options.max_mb {
+            // max_page_count counts pages of the default 4 KiB.
+            write_opts = write_opts.pragma("max_page_count", (mb.max(1) * 256).to_string());
+        }
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(opts.clone())
+            .connect_with(write_opts)
             .await
             .map_err(classify)?;
         sqlx::migrate!("./migrations").run(&write).await.map_err(|e| match e {
@@ -148,10 +164,17 @@ impl Store {
         })
     }
 
-    /// For readiness probes: can we still read?
+    /// For readiness probes: can we still read, and write? A write that needs new pages is
+    /// made and rolled back, so that a full disk or a read-only file shows here, not only in
+    /// the next ticket's error.
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.read).await.map_err(|e| self.err(e))?;
-        Ok(())
+        self.write(|conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            tx.execute("INSERT INTO readiness_probe (filler) VALUES (zeroblob(65536))", [])?;
+            tx.rollback()
+        })
+        .await
     }
 
     /// Waits for in-flight queries and closes every connection. The writer goes last: the last

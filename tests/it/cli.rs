@@ -326,3 +326,80 @@ fn serve_without_tokens_says_so_and_stops_cleanly_on_sigterm() {
     assert!(rest.contains("stopped"), "{rest}");
     assert_eq!(count_cases(&db), (1, 1));
 }
+
+#[test]
+fn an_import_of_a_missing_file_or_a_folder_leaves_no_database_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    for source in ["/no/such/export.jsonl".to_string(), dir.path().display().to_string()] {
+        let out = triage(&["import", &source, "--database", db.to_str().unwrap()], None);
+        assert_eq!(out.status.code(), Some(2), "{source}");
+        assert!(!db.exists(), "{source}: an empty database was created");
+    }
+}
+
+/// Peak resident memory of a running process, from /proc.
+fn peak_rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[test]
+fn a_huge_line_is_refused_without_being_held_in_memory() {
+    if !std::path::Path::new("/proc/self/status").exists() {
+        eprintln!("skipped: no /proc");
+        return;
+    }
+    let mut child = Command::new(BIN)
+        .args(["classify", "--jsonl"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    // What the process holds once the pack is loaded and a line answered: the baseline.
+    stdin.write_all(b"{\"id\": 0, \"text\": \"hello\"}\n").unwrap();
+    stdin.flush().unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut first).unwrap();
+    let base = peak_rss_kb(child.id()).unwrap_or(0);
+    let chunk = vec![b'a'; 1 << 20];
+    stdin.write_all(b"{\"id\": 1, \"text\": \"").unwrap();
+    for _ in 0..50 {
+        stdin.write_all(&chunk).unwrap();
+    }
+    stdin.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let peak = peak_rss_kb(child.id()).unwrap_or(0);
+    stdin.write_all(b"\"}\n{\"id\": 2, \"text\": \"our appKey gets 401\"}\n").unwrap();
+    drop(stdin);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    child.wait().unwrap();
+    let lines: Vec<serde_json::Value> = rest.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0]["error"].as_str().unwrap().contains("over the"), "{}", lines[0]);
+    assert_eq!(lines[1]["id"], 2, "the stream goes on after the long line");
+    // A 50 MB line held whole would take 50 MB and more on top of the baseline.
+    assert!(base > 0 && peak < base + 16 * 1024, "peak RSS {peak} kB while reading a 50 MB line, {base} kB before");
+}
+
+#[test]
+fn an_import_that_runs_out_of_space_says_how_much_was_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, db, conf) = (dir.path().join("export.jsonl"), dir.path().join("t.db"), dir.path().join("triage.toml"));
+    let body = "lorem ipsum dolor sit amet ".repeat(1500);
+    let lines: String = (0..400).map(|i| format!("{{\"id\": {i}, \"text\": \"appKey 401 {body}\"}}\n")).collect();
+    std::fs::write(&file, lines).unwrap();
+    std::fs::write(&conf, "database_max_mb = 2\n").unwrap();
+    let out = triage(
+        &["import", file.to_str().unwrap(), "--batch", "20", "--database", db.to_str().unwrap(), "--config", conf.to_str().unwrap()],
+        None,
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("stopped after") && err.contains("batches") && err.contains("full"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

@@ -1,62 +1,12 @@
 //! The HTTP API and dashboard, spawned on port 0 with a temporary database and driven over real
 //! HTTP.
 
-use std::net::SocketAddr;
-
 use serde_json::{json, Value};
-use triage::config::Config;
-use triage::startup::{Application, Settings};
+
+use crate::support::app::{spawn_app, API_TOKEN};
 
 const TOKEN: &str =
     "RDLSBQGBCNNCHCRNBSDHUUSBSSMBHBREJNERDSJRVFDSSUGLDRWCSBTGPVRNYKOSOLJHZFWYHCSJQPKXOJTCDQNFYKEPNBVCYRSZKKWLTPSZOCCIPWVCBXWJUSVOJWMV";
-const API_TOKEN: &str = "s3cret-api-token";
-
-struct TestApp {
-    base: String,
-    address: SocketAddr,
-    dir: tempfile::TempDir,
-    client: reqwest::Client,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-async fn spawn_app(api_token: Option<&str>, listen: &str) -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::default();
-    config.http.max_body_bytes = 8 * 1024;
-    let settings = Settings {
-        listen: listen.parse().unwrap(),
-        api_token: api_token.map(str::to_string),
-        discord_token: None,
-        database: dir.path().join("cases.db"),
-        rules: None,
-        config,
-    };
-    let app = Application::build(settings).await.expect("app builds");
-    let address = app.address();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let handle = tokio::spawn(app.run_until_stopped(async {
-        let _ = stopped.await;
-    }));
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    TestApp { base: format!("http://{address}"), address, dir, client, stop: Some(stop), handle }
-}
-
-impl TestApp {
-    fn post(&self, path: &str) -> reqwest::RequestBuilder {
-        self.client.post(format!("{}{path}", self.base)).bearer_auth(API_TOKEN)
-    }
-    fn get(&self, path: &str) -> reqwest::RequestBuilder {
-        self.client.get(format!("{}{path}", self.base)).bearer_auth(API_TOKEN)
-    }
-    async fn stop(mut self) -> tempfile::TempDir {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        let _ = self.handle.await;
-        self.dir
-    }
-}
 
 #[tokio::test]
 async fn api_requires_the_bearer_token_but_probes_are_open() {
