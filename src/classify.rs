@@ -1,43 +1,32 @@
 //! The classifier: pure data in, pure data out.
 //!
-//! `raw text -> redact -> normalise -> detect language -> one RegexSet pass -> score`. All
-//! patterns of the pack (gate, exclusions, every rule) live in one `RegexSet`, so a message is
-//! scanned once however many rules there are.
+//! `raw text -> redact -> normalise -> words -> one Aho-Corasick pass -> patterns -> score`.
+//!
+//! Every word and phrase of every concept of the pack is one pattern of a single automaton, run
+//! once over the message's words: a linear pass, whatever the number of rules. It yields the
+//! concept hits (which concept, at which words), and the rules' patterns are then evaluated on
+//! that short list, never on the text again.
 
-use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use aho_corasick::{AhoCorasick, MatchKind};
 use serde::Serialize;
 
 use crate::diagnose::Finding;
 use crate::language::{self, Language};
 use crate::normalize::normalise;
 use crate::redact::{redact, Redacted};
-use crate::rules::{Pack, Problem};
+use crate::rules::{Compiled, Link, Pack, Problem, Scope};
+use crate::tokens::Tokens;
 
 /// How much the runner-up category takes off the winner's confidence: two causes that fit
 /// equally well mean we don't know which one it is.
 const MARGIN_PENALTY: f64 = 0.5;
 
-/// What a pattern of the set belongs to. Rules are numbered across the whole pack.
-#[derive(Debug, Clone, Copy)]
-enum Owner {
-    GateRequire,
-    GateStrong,
-    Exclude(usize),
-    /// Cancels the exclusion with this index.
-    ExcludeUnless(usize),
-    RuleAny(usize),
-    RuleAll(usize),
-    /// Holds the rule with this index back.
-    RuleUnless(usize),
-}
-
-/// A rule flattened for scoring: its category, weight and how many `all` patterns it has.
+/// A rule flattened for scoring.
 #[derive(Debug, Clone)]
 struct FlatRule {
     category: usize,
     rule: usize,
     weight: f64,
-    all: u16,
     /// `category/rule`, built once rather than per message.
     name: String,
 }
@@ -83,6 +72,9 @@ impl Classification {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Span {
+    /// The concept that matched here (for a fired rule's spans).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub concept: String,
     pub start: usize,
     pub end: usize,
     pub text: String,
@@ -93,6 +85,16 @@ pub struct FiredRule {
     pub category: String,
     pub rule: String,
     pub weight: f64,
+    /// The pattern of `when` that matched.
+    pub pattern: String,
+    /// What each concept of it matched, on the normalised text.
+    pub spans: Vec<Span>,
+}
+
+/// Where a concept was found.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConceptHits {
+    pub concept: String,
     pub spans: Vec<Span>,
 }
 
@@ -110,6 +112,8 @@ pub struct Explanation {
     /// The normalised, masked text the patterns ran on; spans index into it.
     pub normalised_text: String,
     pub scores: Vec<CategoryScore>,
+    /// Every concept found, with where.
+    pub concepts: Vec<ConceptHits>,
     pub fired: Vec<FiredRule>,
     /// Rules (`category/rule`) that matched but were held back because the message rules
     /// their cause out.
@@ -119,89 +123,234 @@ pub struct Explanation {
 pub struct Classifier {
     pack: Pack,
     threshold: f64,
-    set: RegexSet,
-    /// The gate's `require` patterns alone: most chat is off-topic, and this small set lets it
-    /// skip the full pass with the same outcome.
-    topic: RegexSet,
-    patterns: Vec<Regex>,
-    owners: Vec<Owner>,
+    /// Every word of every concept, as `" word "` (or `" prefix"` for a word ending in `*`).
+    automaton: AhoCorasick,
+    /// For each automaton pattern, the concepts it counts for: its own, and every concept that
+    /// includes that one, directly or not.
+    pattern_concepts: Vec<Vec<u32>>,
     flat: Vec<FlatRule>,
+}
+
+/// A concept found at words `first..=last`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Hit {
+    first: u32,
+    last: u32,
+}
+
+/// The concepts of one message: hits of concept `c` are `hits[starts[c]..starts[c + 1]]`, in
+/// order of position.
+struct Found {
+    hits: Vec<Hit>,
+    starts: Vec<u32>,
+}
+
+impl Found {
+    fn of(&self, concept: usize) -> &[Hit] {
+        match (self.starts.get(concept), self.starts.get(concept + 1)) {
+            (Some(a), Some(b)) => &self.hits[*a as usize..*b as usize],
+            _ => &[],
+        }
+    }
+
+    fn any(&self) -> bool {
+        !self.hits.is_empty()
+    }
+
+    /// Whether word `w` lies inside a hit of `concept`.
+    fn covers(&self, concept: usize, w: u32) -> bool {
+        let hits = self.of(concept);
+        let i = hits.partition_point(|h| h.first <= w);
+        hits[..i].iter().rev().take(4).any(|h| h.last >= w)
+    }
+}
+
+/// What a message's words say, ready for the patterns.
+struct Seen<'a> {
+    tokens: &'a Tokens,
+    found: Found,
+}
+
+impl Seen<'_> {
+    fn unit(&self, scope: Scope, word: u32) -> u32 {
+        let w = &self.tokens.words[word as usize];
+        match scope {
+            Scope::Sentence => w.sentence,
+            Scope::Clause => w.clause,
+            Scope::Message | Scope::Window(_) => 0,
+        }
+    }
+
+    /// Where `p` matches, as the hit chosen for each of its positive items; `None` if it doesn't.
+    fn matches(&self, p: &Compiled) -> Option<Vec<(usize, Hit)>> {
+        let positives: Vec<&crate::rules::Item<usize>> = p.items.iter().filter(|i| !i.negated).collect();
+        // Most patterns fail on their first item: nothing of it in the message.
+        if positives.iter().any(|it| it.alts.iter().all(|c| self.found.of(*c).is_empty())) {
+            return None;
+        }
+        let mut chosen = Vec::with_capacity(positives.len());
+        self.search(p, &positives, &mut chosen).then_some(chosen)
+    }
+
+    fn search(&self, p: &Compiled, positives: &[&crate::rules::Item<usize>], chosen: &mut Vec<(usize, Hit)>) -> bool {
+        let i = chosen.len();
+        if i == positives.len() {
+            return self.complete(p, chosen);
+        }
+        let item = positives[i];
+        for &concept in &item.alts {
+            for &h in self.found.of(concept) {
+                if let Some(&(_, first)) = chosen.first() {
+                    if self.unit(p.scope, h.first) != self.unit(p.scope, first.first) {
+                        continue;
+                    }
+                }
+                if let Some(&(_, prev)) = chosen.last() {
+                    if !self.linked(&item.link, prev, h) {
+                        continue;
+                    }
+                }
+                chosen.push((concept, h));
+                if self.search(p, positives, chosen) {
+                    return true;
+                }
+                chosen.pop();
+            }
+        }
+        false
+    }
+
+    fn linked(&self, link: &Link<usize>, prev: Hit, h: Hit) -> bool {
+        match link {
+            Link::Free => true,
+            Link::Then { max, between } => {
+                if h.first <= prev.last {
+                    return false;
+                }
+                let gap = h.first - prev.last - 1;
+                if max.is_some_and(|m| gap > m) {
+                    return false;
+                }
+                between.is_none_or(|b| (prev.last + 1..h.first).all(|w| self.found.covers(b, w)))
+            }
+            Link::Near(n) => {
+                let gap = if h.first > prev.last {
+                    h.first - prev.last - 1
+                } else if prev.first > h.last {
+                    prev.first - h.last - 1
+                } else {
+                    return false;
+                };
+                gap <= *n
+            }
+        }
+    }
+
+    /// The window and the absent items, once every positive item has a hit.
+    fn complete(&self, p: &Compiled, chosen: &[(usize, Hit)]) -> bool {
+        let first = chosen.iter().map(|(_, h)| h.first).min().unwrap_or(0);
+        let last = chosen.iter().map(|(_, h)| h.last).max().unwrap_or(0);
+        if let Scope::Window(n) = p.scope {
+            if last - first + 1 > n {
+                return false;
+            }
+        }
+        // An absent item is looked for in the pattern's unit; a window's is its sentence.
+        let scope = if let Scope::Window(_) = p.scope { Scope::Sentence } else { p.scope };
+        let unit = self.unit(scope, first);
+        for neg in p.items.iter().filter(|i| i.negated) {
+            for &c in &neg.alts {
+                if self.found.of(c).iter().any(|h| self.unit(scope, h.first) == unit) {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    fn spans(&self, pack: &Pack, normalised: &str, chosen: &[(usize, Hit)]) -> Vec<Span> {
+        chosen.iter().map(|(c, h)| self.span(normalised, *h, pack.concepts[*c].name.clone())).collect()
+    }
+
+    fn span(&self, normalised: &str, h: Hit, concept: String) -> Span {
+        let words = &self.tokens.words;
+        let (start, end) = (words[h.first as usize].start as usize, words[h.last as usize].end as usize);
+        Span { concept, start, end, text: normalised.get(start..end).unwrap_or("").to_string() }
+    }
 }
 
 struct Scored {
     gate: Gate,
     scores: Vec<f64>,
-    /// Indexes into `flat`.
-    fired: Vec<usize>,
+    /// Indexes into `flat`, with the `when` pattern that matched.
+    fired: Vec<(usize, usize)>,
     /// Rules that matched but were held back by their `unless`; indexes into `flat`.
     held_back: Vec<usize>,
 }
 
-/// How every pack pattern is compiled: ASCII, on normalised text. Validation uses it too, so it
-/// checks exactly what runs.
-pub(crate) fn build_regex(p: &str) -> Result<Regex, regex::Error> {
-    RegexBuilder::new(p).unicode(false).size_limit(1 << 22).build()
-}
-
 impl Classifier {
-    /// Compiles a pack. Patterns were validated when the pack loaded, so this only fails if the
-    /// combined set is too big.
+    /// Compiles a pack: one automaton for the words of all its concepts.
     pub fn new(pack: Pack) -> Result<Classifier, crate::rules::RulesError> {
-        let mut sources = Vec::new();
-        let mut owners = Vec::new();
-        let mut add = |p: &String, o: Owner| {
-            sources.push(p.clone());
-            owners.push(o);
-        };
-        pack.gate_require.iter().for_each(|p| add(p, Owner::GateRequire));
-        pack.gate_strong.iter().for_each(|p| add(p, Owner::GateStrong));
-        for (i, e) in pack.excludes.iter().enumerate() {
-            e.patterns.iter().for_each(|p| add(p, Owner::Exclude(i)));
-            e.unless.iter().for_each(|p| add(p, Owner::ExcludeUnless(i)));
+        // Who includes whom, turned around: a word of concept c counts for every concept that
+        // includes c, directly or through others.
+        let n = pack.concepts.len();
+        let mut counts_for: Vec<Vec<u32>> = (0..n).map(|c| vec![c as u32]).collect();
+        for (c, slot) in counts_for.iter_mut().enumerate() {
+            let mut stack = vec![c];
+            let mut seen = vec![false; n];
+            seen[c] = true;
+            while let Some(x) = stack.pop() {
+                for (d, concept) in pack.concepts.iter().enumerate() {
+                    if !seen[d] && concept.includes.contains(&x) {
+                        seen[d] = true;
+                        slot.push(d as u32);
+                        stack.push(d);
+                    }
+                }
+            }
         }
+        let mut by_pattern: std::collections::BTreeMap<String, Vec<u32>> = std::collections::BTreeMap::new();
+        for (c, concept) in pack.concepts.iter().enumerate() {
+            for w in &concept.words {
+                let key = match w.strip_suffix('*') {
+                    Some(prefix) => format!(" {prefix}"),
+                    None => format!(" {w} "),
+                };
+                let entry = by_pattern.entry(key).or_default();
+                entry.extend(&counts_for[c]);
+                entry.sort_unstable();
+                entry.dedup();
+            }
+        }
+        let (patterns, pattern_concepts): (Vec<String>, Vec<Vec<u32>>) = by_pattern.into_iter().unzip();
+        let automaton =
+            AhoCorasick::builder().match_kind(MatchKind::Standard).build(&patterns).map_err(|e| crate::rules::RulesError::Invalid {
+                first: Problem {
+                    file: pack.sources.join(", "),
+                    category: None,
+                    rule: None,
+                    message: format!("the concepts' words do not compile together: {e}"),
+                },
+                problems: vec![],
+            })?;
         let mut flat = Vec::new();
         for (c, cat) in pack.categories.iter().enumerate() {
             for (r, rule) in cat.rules.iter().enumerate() {
-                let k = flat.len();
-                rule.any.iter().for_each(|p| add(p, Owner::RuleAny(k)));
-                rule.all.iter().for_each(|p| add(p, Owner::RuleAll(k)));
-                rule.unless.iter().for_each(|p| add(p, Owner::RuleUnless(k)));
-                flat.push(FlatRule {
-                    category: c,
-                    rule: r,
-                    weight: rule.weight,
-                    all: rule.all.len() as u16,
-                    name: format!("{}/{}", cat.id, rule.id),
-                });
+                flat.push(FlatRule { category: c, rule: r, weight: rule.weight, name: format!("{}/{}", cat.id, rule.id) });
             }
         }
-        let too_big = |e: regex::Error| crate::rules::RulesError::Invalid {
-            first: Problem {
-                file: pack.sources.join(", "),
-                category: None,
-                rule: None,
-                message: format!("the patterns do not compile together: {e}"),
-            },
-            problems: vec![],
-        };
-        let set = RegexSetBuilder::new(&sources).unicode(false).size_limit(1 << 26).dfa_size_limit(1 << 26).build().map_err(too_big)?;
-        let topic = RegexSetBuilder::new(&pack.gate_require).unicode(false).size_limit(1 << 26).build().map_err(too_big)?;
-        let patterns = sources.iter().map(|p| build_regex(p)).collect::<Result<Vec<_>, _>>().map_err(too_big)?;
         let threshold = pack.threshold;
-        Ok(Classifier { pack, threshold, set, topic, patterns, owners, flat })
+        Ok(Classifier { pack, threshold, automaton, pattern_concepts, flat })
     }
 
-    /// Loads the pack at `path`, or the built-in one, and checks every example in it.
+    /// Loads the pack at `path`, or the built-in one. Its examples are not run here (that is
+    /// `triage rules check`, the tests and CI): start-up stays fast.
     pub fn load(path: Option<&std::path::Path>) -> Result<Classifier, crate::rules::RulesError> {
         let pack = match path {
             Some(p) => Pack::load(p)?,
             None => Pack::embedded()?,
         };
-        let classifier = Classifier::new(pack)?;
-        if let Some(err) = crate::rules::RulesError::from_problems(classifier.check_examples()) {
-            return Err(err);
-        }
-        Ok(classifier)
+        Classifier::new(pack)
     }
 
     pub fn with_threshold(mut self, threshold: Option<f64>) -> Self {
@@ -219,64 +368,70 @@ impl Classifier {
         &self.pack
     }
 
-    fn score(&self, normalised: &str, findings: usize) -> Scored {
-        if findings == 0 && !self.topic.is_match(normalised.as_bytes()) {
-            return Scored {
-                gate: Gate::OffTopic,
-                scores: vec![0.0; self.pack.categories.len()],
-                fired: Vec::new(),
-                held_back: Vec::new(),
-            };
-        }
-        let matches = self.set.matches(normalised.as_bytes());
-        let cats = &self.pack.categories;
-        // Per rule: whether an `any` pattern matched, and how many `all` patterns matched.
-        let mut any = vec![false; self.flat.len()];
-        let mut all = vec![0u16; self.flat.len()];
-        let mut held = vec![false; self.flat.len()];
-        let (mut required, mut strong) = (false, false);
-        let mut excluded = vec![false; self.pack.excludes.len()];
-        let mut cancelled = vec![false; self.pack.excludes.len()];
-        for i in matches.iter() {
-            match self.owners[i] {
-                Owner::GateRequire => required = true,
-                Owner::GateStrong => strong = true,
-                Owner::Exclude(e) => excluded[e] = true,
-                Owner::ExcludeUnless(e) => cancelled[e] = true,
-                Owner::RuleAny(k) => any[k] = true,
-                Owner::RuleAll(k) => all[k] += 1,
-                Owner::RuleUnless(k) => held[k] = true,
+    /// Finds every concept in the words: one pass of the automaton.
+    fn find(&self, tokens: &Tokens) -> Found {
+        let mut raw: Vec<(u32, Hit)> = Vec::new();
+        for m in self.automaton.find_overlapping_iter(tokens.stream.as_str()) {
+            let first = tokens.word_at(m.start() + 1) as u32;
+            let last = tokens.word_at(m.end().saturating_sub(1)) as u32;
+            for &c in &self.pattern_concepts[m.pattern().as_usize()] {
+                raw.push((c, Hit { first, last }));
             }
         }
-        let exclusion =
-            self.pack.excludes.iter().enumerate().find(|(e, spec)| excluded[*e] && !cancelled[*e] && (!strong || spec.even_if_named));
-        let gate = if !required && findings == 0 {
-            Gate::OffTopic
-        } else if let Some((_, spec)) = exclusion {
-            Gate::Excluded { rule: spec.id.clone() }
-        } else {
-            Gate::Passed
-        };
-        let mut scores = vec![0.0; cats.len()];
+        raw.sort_unstable();
+        raw.dedup();
+        let n = self.pack.concepts.len();
+        let mut starts = vec![0u32; n + 1];
+        for (c, _) in &raw {
+            starts[*c as usize + 1] += 1;
+        }
+        for i in 0..n {
+            starts[i + 1] += starts[i];
+        }
+        Found { hits: raw.into_iter().map(|(_, h)| h).collect(), starts }
+    }
+
+    fn any_matches(seen: &Seen, patterns: &[Compiled]) -> bool {
+        patterns.iter().any(|p| seen.matches(p).is_some())
+    }
+
+    fn score(&self, seen: &Seen, findings: usize) -> Scored {
+        let cats = &self.pack.categories;
+        let nothing = |gate| Scored { gate, scores: vec![0.0; cats.len()], fired: Vec::new(), held_back: Vec::new() };
+        if findings == 0 && !seen.found.any() {
+            return nothing(Gate::OffTopic);
+        }
+        let required = Self::any_matches(seen, &self.pack.gate_require);
+        if !required && findings == 0 {
+            return nothing(Gate::OffTopic);
+        }
+        let strong = Self::any_matches(seen, &self.pack.gate_strong);
+        let exclusion = self
+            .pack
+            .excludes
+            .iter()
+            .find(|e| (!strong || e.even_if_named) && Self::any_matches(seen, &e.when) && !Self::any_matches(seen, &e.unless));
+        if let Some(e) = exclusion {
+            return nothing(Gate::Excluded { rule: e.id.clone() });
+        }
+        let mut miss: Vec<f64> = cats.iter().map(|c| (1.0 - c.finding_weight).powi(findings as i32)).collect();
         let mut fired = Vec::new();
         let mut held_back = Vec::new();
-        if gate == Gate::Passed {
-            let mut miss: Vec<f64> = cats.iter().map(|c| (1.0 - c.finding_weight).powi(findings as i32)).collect();
-            for (k, rule) in self.flat.iter().enumerate() {
-                if any[k] && all[k] == rule.all {
-                    if held[k] {
-                        held_back.push(k);
-                        continue;
-                    }
-                    miss[rule.category] *= 1.0 - rule.weight;
-                    fired.push(k);
-                }
+        for (k, flat) in self.flat.iter().enumerate() {
+            let rule = &cats[flat.category].rules[flat.rule];
+            let Some(at) = rule.when.iter().position(|p| seen.matches(p).is_some()) else { continue };
+            if !rule.also.iter().all(|p| seen.matches(p).is_some()) {
+                continue;
             }
-            for (c, m) in miss.into_iter().enumerate() {
-                scores[c] = 1.0 - m;
+            if Self::any_matches(seen, &rule.unless) {
+                held_back.push(k);
+                continue;
             }
+            miss[flat.category] *= 1.0 - flat.weight;
+            fired.push((k, at));
         }
-        Scored { gate, scores, fired, held_back }
+        let scores = miss.into_iter().map(|m| 1.0 - m).collect();
+        Scored { gate: Gate::Passed, scores, fired, held_back }
     }
 
     /// Classifies one raw message. Secrets are masked before anything else looks at it.
@@ -286,16 +441,20 @@ impl Classifier {
 
     /// Classifies a message whose secrets are already masked by [`redact`].
     pub fn classify_redacted(&self, redacted: Redacted) -> Classification {
-        let (_, language, scored) = self.prepare(&redacted);
+        let (normalised, language, tokens) = self.prepare(&redacted);
+        let seen = Seen { found: self.find(&tokens), tokens: &tokens };
+        let scored = self.score(&seen, redacted.findings.len());
+        let _ = normalised;
         self.decide(redacted, language, &scored)
     }
 
-    /// Normalises, detects the language and scores: the steps `classify` and `explain` share.
-    fn prepare(&self, redacted: &Redacted) -> (String, Language, Scored) {
+    /// Normalises, detects the language and finds the words: the steps `classify` and `explain`
+    /// share.
+    fn prepare(&self, redacted: &Redacted) -> (String, Language, Tokens) {
         let (normalised, hints) = normalise(crate::quoted::own_words(&redacted.text));
         let language = language::detect(&normalised, hints);
-        let scored = self.score(&normalised, redacted.findings.len());
-        (normalised, language, scored)
+        let tokens = Tokens::new(&normalised);
+        (normalised, language, tokens)
     }
 
     fn decide(&self, redacted: Redacted, language: Language, scored: &Scored) -> Classification {
@@ -326,7 +485,7 @@ impl Classifier {
             (_, Some(f)) if scored.scores[f] >= self.threshold => Some((f, scored.scores[f])),
             _ => None,
         };
-        let mut fired = scored.fired.clone();
+        let mut fired: Vec<usize> = scored.fired.iter().map(|(k, _)| *k).collect();
         // Strongest category first; rules keep pack order within a category.
         fired.sort_by(|a, b| {
             let (ca, cb) = (self.flat[*a].category, self.flat[*b].category);
@@ -356,26 +515,42 @@ impl Classifier {
         }
     }
 
-    /// Classifies and reports which rules fired and where they matched (on the masked,
-    /// normalised text).
+    /// Classifies and reports which rules fired, which concepts were found and where (on the
+    /// masked, normalised text).
     pub fn explain(&self, raw: &str) -> Explanation {
         let redacted = redact(raw);
-        let (normalised, language, scored) = self.prepare(&redacted);
+        let (normalised, language, tokens) = self.prepare(&redacted);
+        let seen = Seen { found: self.find(&tokens), tokens: &tokens };
+        let scored = self.score(&seen, redacted.findings.len());
         let mut fired = Vec::new();
-        for k in &scored.fired {
-            let flat = &self.flat[*k];
+        for &(k, at) in &scored.fired {
+            let flat = &self.flat[k];
             let cat = &self.pack.categories[flat.category];
             let rule = &cat.rules[flat.rule];
             let mut spans = Vec::new();
-            for (i, owner) in self.owners.iter().enumerate() {
-                let mine = matches!(owner, Owner::RuleAny(o) | Owner::RuleAll(o) if o == k);
-                if mine {
-                    if let Some(m) = self.patterns[i].find(normalised.as_bytes()) {
-                        spans.push(Span { start: m.start(), end: m.end(), text: normalised[m.start()..m.end()].to_string() });
-                    }
+            if let Some(chosen) = seen.matches(&rule.when[at]) {
+                spans.extend(seen.spans(&self.pack, &normalised, &chosen));
+            }
+            for p in &rule.also {
+                if let Some(chosen) = seen.matches(p) {
+                    spans.extend(seen.spans(&self.pack, &normalised, &chosen));
                 }
             }
-            fired.push(FiredRule { category: cat.id.clone(), rule: rule.id.clone(), weight: rule.weight, spans });
+            fired.push(FiredRule {
+                category: cat.id.clone(),
+                rule: rule.id.clone(),
+                weight: rule.weight,
+                pattern: rule.when[at].source.clone(),
+                spans,
+            });
+        }
+        let mut concepts = Vec::new();
+        for (c, concept) in self.pack.concepts.iter().enumerate() {
+            let hits = seen.found.of(c);
+            if !hits.is_empty() {
+                let spans = hits.iter().map(|h| seen.span(&normalised, *h, String::new())).collect();
+                concepts.push(ConceptHits { concept: concept.name.clone(), spans });
+            }
         }
         let mut scores: Vec<CategoryScore> = self
             .pack
@@ -389,7 +564,7 @@ impl Classifier {
         let gate = scored.gate.clone();
         let held_back = scored.held_back.iter().map(|k| self.flat[*k].name.clone()).collect();
         let classification = self.decide(redacted, language, &scored);
-        Explanation { classification, gate, normalised_text: normalised, scores, fired, held_back }
+        Explanation { classification, gate, normalised_text: normalised, scores, concepts, fired, held_back }
     }
 
     /// Runs every example and counter-example in the pack. Empty means the pack is sound.

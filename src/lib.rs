@@ -10,6 +10,7 @@ pub mod normalize;
 pub mod quoted;
 pub mod redact;
 pub mod rules;
+pub mod tokens;
 
 pub use classify::{Classification, Classifier};
 pub use language::Language;

@@ -20,16 +20,27 @@ pub struct ScriptHints {
 pub fn normalise(text: &str) -> (String, ScriptHints) {
     let mut out: Vec<u8> = Vec::with_capacity(text.len());
     let mut hints = ScriptHints::default();
+    // Whitespace is collapsed: to one space, or to one or two line breaks when it holds any, so
+    // that the rules can tell lines and paragraphs apart.
+    let mut breaks = 0u8;
     let mut pending_space = false;
     // Every byte pushed is ASCII, so `out` is always valid UTF-8.
     let mut push = |out: &mut Vec<u8>, b: u8| {
-        if b == b' ' {
+        if b == b' ' || b == b'\n' {
             pending_space = !out.is_empty();
+            if b == b'\n' && pending_space {
+                breaks = breaks.saturating_add(1);
+            }
             return;
         }
         if pending_space {
-            out.push(b' ');
+            match breaks {
+                0 => out.push(b' '),
+                1 => out.push(b'\n'),
+                _ => out.extend_from_slice(b"\n\n"),
+            }
             pending_space = false;
+            breaks = 0;
         }
         out.push(b);
     };
@@ -38,7 +49,12 @@ pub fn normalise(text: &str) -> (String, ScriptHints) {
     while i < bytes.len() {
         let b = bytes[i];
         if b.is_ascii() {
-            push(&mut out, if b.is_ascii_whitespace() { b' ' } else { b.to_ascii_lowercase() });
+            let b = match b {
+                b'\n' => b'\n',
+                b if b.is_ascii_whitespace() => b' ',
+                b => b.to_ascii_lowercase(),
+            };
+            push(&mut out, b);
             i += 1;
             continue;
         }
@@ -75,8 +91,8 @@ mod tests {
 
     #[test]
     fn accents_case_and_spacing_fold_to_plain_ascii() {
-        let (text, hints) = normalise("  Não   TEM\tnenhum\nPERFIL  ");
-        assert_eq!(text, "nao tem nenhum perfil");
+        let (text, hints) = normalise("  Não   TEM\tnenhum \n PERFIL  \r\n\r\n\nok\n");
+        assert_eq!(text, "nao tem nenhum\nperfil\n\nok");
         assert_eq!(hints.portuguese, 1);
     }
 

@@ -40,9 +40,20 @@ pub fn render(e: &crate::classify::Explanation) -> String {
     for s in &e.scores {
         out.push_str(&format!("score:      {:<24} {:.3}\n", s.category, s.score));
     }
+    for c in &e.concepts {
+        let spans: Vec<String> = c.spans.iter().map(|s| format!("{:?} @{}..{}", s.text, s.start, s.end)).collect();
+        out.push_str(&format!("concept:    {:<22} {}\n", c.concept, spans.join(", ")));
+    }
     for f in &e.fired {
-        let spans: Vec<String> = f.spans.iter().map(|s| format!("{:?} @{}..{}", s.text, s.start, s.end)).collect();
-        out.push_str(&format!("rule:       {}/{} (weight {:.2}) matched {}\n", f.category, f.rule, f.weight, spans.join(", ")));
+        let spans: Vec<String> = f.spans.iter().map(|s| format!("{}={:?} @{}..{}", s.concept, s.text, s.start, s.end)).collect();
+        out.push_str(&format!(
+            "rule:       {}/{} (weight {:.2}) `{}` matched {}\n",
+            f.category,
+            f.rule,
+            f.weight,
+            f.pattern,
+            spans.join(", ")
+        ));
     }
     for name in &e.held_back {
         out.push_str(&format!("held back:  {name} (the message rules its cause out)\n"));

@@ -1,6 +1,7 @@
 //! The `triage` command line. One file per command; this one parses arguments and dispatches.
 
 mod classify;
+pub use classify::classify_jsonl;
 mod eval;
 mod explain;
 pub use explain::render as render_explanation;

@@ -111,10 +111,23 @@ fn escape_len(b: &[u8]) -> Option<usize> {
         [b'n' | b'r' | b't', ..] => 1,
         [b'\r', b'\n', ..] => 2,
         [b'\n', ..] => 1,
-        [b'u', a, c, d, e, ..] if [a, c, d, e].iter().all(|x| x.is_ascii_hexdigit()) => 5,
+        // Only an escape of a separator: `\uCEEE` in front of capitals is letters, not an escape.
+        [b'u', a, c, d, e, ..] if escaped_separator([*a, *c, *d, *e]) => 5,
         _ => return None,
     };
     Some(slashes + tail)
+}
+
+/// Whether four hex digits name a character that separates pieces of a value.
+fn escaped_separator(hex: [u8; 4]) -> bool {
+    let code = std::str::from_utf8(&hex).ok().and_then(|h| u32::from_str_radix(h, 16).ok());
+    code.and_then(char::from_u32).is_some_and(|c| {
+        matches!(
+            c,
+            '\n' | '\r' | '\t' | ' ' | '-' | '\u{00A0}' | '\u{00AD}' | '\u{200B}'
+                ..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{2028}' | '\u{2029}'
+        )
+    })
 }
 
 fn fullwidth_letter(c: char) -> Option<bool> {
@@ -593,11 +606,14 @@ fn walk(runs: &[Run], words: &[Cow<[u8]>], gaps: &[Gap], j: usize, labelled: boo
             break;
         }
         let first = chain.lens.first().copied();
-        let group = first.is_some_and(|g| g >= 4 && run.letters == g && chain.lens.iter().all(|l| *l == g));
+        // Groups keep their case: capitals followed by "iiii" are not one more group.
+        let same_case = chain.lens.is_empty() || !chain.all_upper || run.all_upper();
+        let group = same_case && first.is_some_and(|g| g >= 4 && run.letters == g && chain.lens.iter().all(|l| *l == g));
         // The last group is shorter when the group length does not divide 128; it completes the token.
-        let last_group = first.is_some_and(|g| {
-            chain.lens.len() >= 2 && run.letters < g && chain.lens.iter().all(|l| *l == g) && chain.total() + run.letters == TOKEN_LEN
-        });
+        let last_group = same_case
+            && first.is_some_and(|g| {
+                chain.lens.len() >= 2 && run.letters < g && chain.lens.iter().all(|l| *l == g) && chain.total() + run.letters == TOKEN_LEN
+            });
         let opens = labelled && first.is_none() && run.letters >= 4;
         // Groups, once they are groups, end at the first piece of another length.
         let grouped = chain.lens.len() >= 2 && first.is_some_and(|g| chain.lens.iter().all(|l| *l == g));
@@ -770,6 +786,26 @@ mod tests {
         }
         let fours: Vec<&str> = (0..128).step_by(4).map(|i| &T[i..i + 4]).collect();
         assert_eq!(masked(&format!("token: {}", fours.join("-"))), "token: #");
+    }
+
+    #[test]
+    fn groups_of_capitals_followed_by_a_lower_case_group_are_still_masked() {
+        // Found by `cargo fuzz run redact`: the lower-case "iiii" was taken for one more group,
+        // and a chain of mixed case was then not masked at all.
+        let groups: Vec<&str> = (0..128).step_by(4).map(|i| &T[i..i + 4]).collect();
+        let raw = format!("\u{1a}i{}-iiii\u{b}^", groups.join("\u{200b}"));
+        let out = masked(&raw);
+        assert!(!out.contains(&T[4..8]) && !out.contains(&T[120..124]), "{out}");
+    }
+
+    #[test]
+    fn capitals_after_a_backslash_u_are_letters_not_an_escape() {
+        // Found by `cargo fuzz run classify`: `\uCEEE` was read as an escape, which cut 26
+        // capitals to 22, under the length that is always masked.
+        let raw = ",-EEEEutoke\\\\\\uCEEEEEEAEEEEEEEEEAEEECCECC9C";
+        assert!(!masked(raw).contains("EEEEEEAEEEEEEEEEAEEECC"), "{}", masked(raw));
+        assert_eq!(escape_len(b"\\u200b"), Some(6));
+        assert_eq!(escape_len(b"\\uCEEE"), None);
     }
 
     #[test]

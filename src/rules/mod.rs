@@ -1,15 +1,19 @@
 //! Rule packs: loading, merging and validating the data files in `rules/`.
 //!
-//! Loading never panics on bad input. Every problem found is collected with the file, category
-//! and rule it belongs to, so that `triage rules check` can list them all at once.
+//! A pack is concepts (lexicons of words and phrases) and rules that say which concepts occur
+//! together, in the pattern language of [`pattern`]. Loading never panics on bad input. Every
+//! problem found is collected with the file, category and rule it belongs to, so that `triage
+//! rules check` can list them all at once.
 
 mod model;
+pub mod pattern;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use model::{CategorySpec, ExcludeSpec, RuleFile, RuleSpec, Texts};
+pub use model::{CategorySpec, ConceptSpec, ExcludeSpec, RuleFile, RuleSpec, Texts};
+pub use pattern::{Item, Link, Pattern, Ref, Scope};
 
 use crate::diagnose::FindingCode;
 
@@ -79,13 +83,27 @@ impl RulesError {
     }
 }
 
+/// A pattern whose references are concept indexes into [`Pack::concepts`].
+pub type Compiled = Pattern<usize>;
+
+/// A lexicon, with its words normalised as messages are (lower case, no accents, apostrophes
+/// dropped). A word that ends in `*` is a prefix.
+#[derive(Debug, Clone)]
+pub struct Concept {
+    pub name: String,
+    pub file: String,
+    pub words: Vec<String>,
+    /// Concepts (indexes) whose words this one has too.
+    pub includes: Vec<usize>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Exclude {
     pub id: String,
     pub file: String,
-    pub patterns: Vec<String>,
+    pub when: Vec<Compiled>,
     pub even_if_named: bool,
-    pub unless: Vec<String>,
+    pub unless: Vec<Compiled>,
     pub examples: Vec<String>,
     pub counter_examples: Vec<String>,
 }
@@ -94,10 +112,9 @@ pub struct Exclude {
 pub struct Rule {
     pub id: String,
     pub weight: f64,
-    /// Patterns with concepts already expanded.
-    pub any: Vec<String>,
-    pub all: Vec<String>,
-    pub unless: Vec<String>,
+    pub when: Vec<Compiled>,
+    pub also: Vec<Compiled>,
+    pub unless: Vec<Compiled>,
     pub examples: Vec<String>,
     pub counter_examples: Vec<String>,
 }
@@ -114,15 +131,17 @@ pub struct Category {
     pub rules: Vec<Rule>,
 }
 
-/// A merged, validated pack with every concept expanded.
+/// A merged, validated pack.
 #[derive(Debug, Clone)]
 pub struct Pack {
     pub name: String,
     pub description: String,
     pub threshold: f64,
     pub sources: Vec<String>,
-    pub gate_require: Vec<String>,
-    pub gate_strong: Vec<String>,
+    /// Named concepts first, then one for each quoted phrase that a pattern uses.
+    pub concepts: Vec<Concept>,
+    pub gate_require: Vec<Compiled>,
+    pub gate_strong: Vec<Compiled>,
     pub excludes: Vec<Exclude>,
     pub findings: BTreeMap<String, Texts>,
     pub messages: BTreeMap<String, Texts>,
@@ -224,10 +243,50 @@ impl Ctx<'_> {
     }
 }
 
+/// A lexicon entry as messages are normalised, keeping a final `*`.
+pub fn normalise_word(word: &str) -> Option<String> {
+    let (body, prefix) = match word.trim().strip_suffix('*') {
+        Some(b) => (b, true),
+        None => (word.trim(), false),
+    };
+    let (normalised, _) = crate::normalize::normalise(body);
+    let tokens = crate::tokens::Tokens::new(&normalised);
+    let joined = tokens.stream.trim().to_string();
+    if joined.is_empty() {
+        return None;
+    }
+    Some(if prefix { format!("{joined}*") } else { joined })
+}
+
+/// Concepts by name, and the anonymous ones made for quoted phrases.
+struct Lexicon {
+    concepts: Vec<Concept>,
+    by_name: HashMap<String, usize>,
+}
+
+impl Lexicon {
+    /// Resolves a reference, making a concept for a quoted phrase the first time it is seen.
+    fn resolve(&mut self, r: Ref, file: &str) -> Result<usize, String> {
+        match r {
+            Ref::Concept(name) => self.by_name.get(&name).copied().ok_or_else(|| format!("unknown concept `{name}`")),
+            Ref::Literal(text) => {
+                let key = format!("'{text}'");
+                if let Some(i) = self.by_name.get(&key) {
+                    return Ok(*i);
+                }
+                let word = normalise_word(&text).ok_or_else(|| format!("'{text}' has no letters or digits"))?;
+                self.concepts.push(Concept { name: key.clone(), file: file.to_string(), words: vec![word], includes: vec![] });
+                self.by_name.insert(key, self.concepts.len() - 1);
+                Ok(self.concepts.len() - 1)
+            }
+        }
+    }
+}
+
 fn merge(files: Vec<(String, RuleFile)>, problems: &mut Vec<Problem>) -> Option<Pack> {
     let mut ctx = Ctx { problems };
     let mut meta = None;
-    let mut concepts: HashMap<String, (String, String)> = HashMap::new();
+    let mut concept_specs: Vec<(String, String, ConceptSpec)> = Vec::new();
     let mut gate_require = Vec::new();
     let mut gate_strong = Vec::new();
     let mut excludes_raw = Vec::new();
@@ -245,9 +304,11 @@ fn merge(files: Vec<(String, RuleFile)>, problems: &mut Vec<Problem>) -> Option<
             meta = Some((file.clone(), p));
         }
         for (k, v) in f.concepts {
-            if let Some((other, _)) = concepts.insert(k.clone(), (file.clone(), v)) {
+            if let Some((other, _, _)) = concept_specs.iter().find(|(_, n, _)| *n == k) {
                 ctx.push(&file, None, None, format!("concept `{k}` is also defined in {other}"));
+                continue;
             }
+            concept_specs.push((file.clone(), k, v));
         }
         if let Some(g) = f.gate {
             gate_require.extend(g.require.into_iter().map(|p| (file.clone(), p)));
@@ -274,43 +335,35 @@ fn merge(files: Vec<(String, RuleFile)>, problems: &mut Vec<Problem>) -> Option<
         ctx.push(&meta_file, None, None, "[gate] require is missing: without a topic gate every message could get an answer");
     }
 
-    let concept_map: HashMap<String, String> = concepts.iter().map(|(k, (_, v))| (k.clone(), v.clone())).collect();
-    let expand = |file: &str, cat: Option<&str>, rule: Option<&str>, pattern: &str, ctx: &mut Ctx| -> String {
-        match expand_concepts(pattern, &concept_map) {
-            Ok(p) => {
-                if let Err(e) = crate::classify::build_regex(&p) {
-                    ctx.push(file, cat, rule, format!("pattern `{pattern}` is not a valid regex: {}", one_line(&e.to_string())));
-                }
-                p
-            }
+    let mut lexicon = concepts(&concept_specs, &mut ctx);
+    let mut compile = |file: &str, cat: Option<&str>, rule: Option<&str>, src: &str, scope: Scope, ctx: &mut Ctx| -> Option<Compiled> {
+        let parsed = pattern::parse(src, scope).and_then(|p| p.map(|r| lexicon.resolve(r, file)));
+        match parsed {
+            Ok(p) => Some(p),
             Err(e) => {
-                ctx.push(file, cat, rule, format!("pattern `{pattern}`: {e}"));
-                String::new()
+                ctx.push(file, cat, rule, format!("pattern `{src}`: {e}"));
+                None
             }
         }
     };
-    // Concepts themselves must expand and compile, even if no rule uses them yet.
-    for (name, (file, pattern)) in &concepts {
-        let _ = expand(file, None, Some(&format!("concept {name}")), pattern, &mut ctx);
-    }
-
-    let gate_require = gate_require.into_iter().map(|(f, p)| expand(&f, None, Some("gate.require"), &p, &mut ctx)).collect();
-    let gate_strong = gate_strong.into_iter().map(|(f, p)| expand(&f, None, Some("gate.strong"), &p, &mut ctx)).collect();
+    let gate_require =
+        gate_require.iter().filter_map(|(f, p)| compile(f, None, Some("gate.require"), p, Scope::Sentence, &mut ctx)).collect();
+    let gate_strong = gate_strong.iter().filter_map(|(f, p)| compile(f, None, Some("gate.strong"), p, Scope::Sentence, &mut ctx)).collect();
     let mut seen_excludes = HashSet::new();
     let mut excludes = Vec::new();
     for (file, e) in excludes_raw {
         if !seen_excludes.insert(e.id.clone()) {
             ctx.push(&file, None, Some(&e.id), "duplicate gate.exclude id");
         }
-        if e.patterns.is_empty() {
-            ctx.push(&file, None, Some(&e.id), "gate.exclude has no patterns");
+        if e.when.is_empty() {
+            ctx.push(&file, None, Some(&e.id), "gate.exclude has no `when` patterns");
         }
-        let patterns = e.patterns.iter().map(|p| expand(&file, None, Some(&e.id), p, &mut ctx)).collect();
-        let unless = e.unless.iter().map(|p| expand(&file, None, Some(&e.id), p, &mut ctx)).collect();
+        let when = e.when.iter().filter_map(|p| compile(&file, None, Some(&e.id), p, Scope::Sentence, &mut ctx)).collect();
+        let unless = e.unless.iter().filter_map(|p| compile(&file, None, Some(&e.id), p, Scope::Message, &mut ctx)).collect();
         excludes.push(Exclude {
             id: e.id,
             file,
-            patterns,
+            when,
             even_if_named: e.even_if_named,
             unless,
             examples: e.examples,
@@ -369,13 +422,13 @@ fn merge(files: Vec<(String, RuleFile)>, problems: &mut Vec<Problem>) -> Option<
             if !(r.weight > 0.0 && r.weight < 1.0) {
                 ctx.push(&file, cat, rule, format!("weight {} must be above 0 and below 1", r.weight));
             }
-            if r.any.is_empty() {
-                ctx.push(&file, cat, rule, "`any` is empty, so the rule can never fire");
+            if r.when.is_empty() {
+                ctx.push(&file, cat, rule, "`when` is empty, so the rule can never fire");
             }
-            let any = r.any.iter().map(|p| expand(&file, cat, rule, p, &mut ctx)).collect();
-            let all = r.all.iter().map(|p| expand(&file, cat, rule, p, &mut ctx)).collect();
-            let unless = r.unless.iter().map(|p| expand(&file, cat, rule, p, &mut ctx)).collect();
-            rules.push(Rule { id: r.id, weight: r.weight, any, all, unless, examples: r.examples, counter_examples: r.counter_examples });
+            let when = r.when.iter().filter_map(|p| compile(&file, cat, rule, p, Scope::Sentence, &mut ctx)).collect();
+            let also = r.also.iter().filter_map(|p| compile(&file, cat, rule, p, Scope::Message, &mut ctx)).collect();
+            let unless = r.unless.iter().filter_map(|p| compile(&file, cat, rule, p, Scope::Sentence, &mut ctx)).collect();
+            rules.push(Rule { id: r.id, weight: r.weight, when, also, unless, examples: r.examples, counter_examples: r.counter_examples });
         }
         categories.push(Category {
             id: c.id,
@@ -397,6 +450,7 @@ fn merge(files: Vec<(String, RuleFile)>, problems: &mut Vec<Problem>) -> Option<
         description: meta.description,
         threshold: meta.threshold,
         sources,
+        concepts: lexicon.concepts,
         gate_require,
         gate_strong,
         excludes,
@@ -404,6 +458,77 @@ fn merge(files: Vec<(String, RuleFile)>, problems: &mut Vec<Problem>) -> Option<
         messages: messages.into_iter().map(|(k, (_, v))| (k, v)).collect(),
         categories,
     })
+}
+
+/// Builds the named concepts: normalised words, resolved includes, and no cycles or empty ones.
+fn concepts(specs: &[(String, String, ConceptSpec)], ctx: &mut Ctx) -> Lexicon {
+    let by_name: HashMap<String, usize> = specs.iter().enumerate().map(|(i, (_, n, _))| (n.clone(), i)).collect();
+    let mut concepts = Vec::with_capacity(specs.len());
+    for (file, name, spec) in specs {
+        let rule = format!("concept {name}");
+        if !(name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+        {
+            ctx.push(file, None, Some(&rule), "a concept name is lower-case letters, digits and _, starting with a letter");
+        }
+        if spec.words.is_empty() && spec.include.is_empty() {
+            ctx.push(file, None, Some(&rule), "the concept is empty: give it words, or include another concept");
+        }
+        let mut words = Vec::with_capacity(spec.words.len());
+        for w in &spec.words {
+            match normalise_word(w) {
+                Some(n) if n == "*" || n.starts_with('*') => ctx.push(file, None, Some(&rule), format!("word `{w}` is only a wildcard")),
+                Some(n) => words.push(n),
+                None => ctx.push(file, None, Some(&rule), format!("word `{w}` has no letters or digits")),
+            }
+        }
+        let mut includes = Vec::new();
+        for inc in &spec.include {
+            match by_name.get(inc) {
+                Some(i) => includes.push(*i),
+                None => ctx.push(file, None, Some(&rule), format!("includes unknown concept `{inc}`")),
+            }
+        }
+        concepts.push(Concept { name: name.clone(), file: file.clone(), words, includes });
+    }
+    // A cycle would make a concept its own part: report each one once, where it starts.
+    let mut reported = HashSet::new();
+    for start in 0..concepts.len() {
+        let mut path = vec![start];
+        if let Some(cycle) = find_cycle(&concepts, &mut path) {
+            let mut key = cycle.clone();
+            key.sort_unstable();
+            if reported.insert(key) {
+                let names: Vec<&str> = cycle.iter().chain(cycle.first()).map(|i| concepts[*i].name.as_str()).collect();
+                let c = &concepts[cycle[0]];
+                ctx.push(
+                    &c.file,
+                    None,
+                    Some(&format!("concept {}", c.name)),
+                    format!("the concept includes itself: {}", names.join(" -> ")),
+                );
+            }
+        }
+    }
+    Lexicon { concepts, by_name }
+}
+
+/// A cycle reachable from the last concept of `path`, as the concepts on it.
+fn find_cycle(concepts: &[Concept], path: &mut Vec<usize>) -> Option<Vec<usize>> {
+    let last = *path.last()?;
+    for &next in &concepts[last].includes {
+        if let Some(at) = path.iter().position(|p| *p == next) {
+            return Some(path[at..].to_vec());
+        }
+        if path.len() < concepts.len() {
+            path.push(next);
+            if let Some(c) = find_cycle(concepts, path) {
+                return Some(c);
+            }
+            path.pop();
+        }
+    }
+    None
 }
 
 fn check_texts(ctx: &mut Ctx, file: &str, category: Option<&str>, what: &str, texts: &Texts) {
@@ -414,66 +539,46 @@ fn check_texts(ctx: &mut Ctx, file: &str, category: Option<&str>, what: &str, te
     }
 }
 
-/// Replaces `{name}` with `(?:concept)`, recursively. Regex repetitions like `{0,40}` are left
-/// alone because concept names must start with a letter.
-pub fn expand_concepts(pattern: &str, concepts: &HashMap<String, String>) -> Result<String, String> {
-    fn go(p: &str, concepts: &HashMap<String, String>, stack: &mut Vec<String>) -> Result<String, String> {
-        let mut out = String::with_capacity(p.len());
-        let mut rest = p;
-        while let Some(start) = rest.find('{') {
-            let (before, after) = rest.split_at(start);
-            out.push_str(before);
-            let name_len = after[1..].find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len() - 1);
-            let name = &after[1..1 + name_len];
-            let closes = after[1 + name_len..].starts_with('}');
-            let escaped = before.ends_with('\\');
-            if closes && !name.is_empty() && name.starts_with(|c: char| c.is_ascii_alphabetic()) && !escaped {
-                let body = concepts.get(name).ok_or_else(|| format!("unknown concept `{{{name}}}`"))?;
-                if stack.iter().any(|s| s == name) {
-                    return Err(format!("concept `{name}` refers to itself ({} -> {name})", stack.join(" -> ")));
-                }
-                stack.push(name.to_string());
-                let inner = go(body, concepts, stack)?;
-                stack.pop();
-                out.push_str("(?:");
-                out.push_str(&inner);
-                out.push(')');
-                rest = &after[2 + name_len..];
-            } else {
-                out.push('{');
-                rest = &after[1..];
-            }
-        }
-        out.push_str(rest);
-        Ok(out)
-    }
-    go(pattern, concepts, &mut Vec::new())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn concepts(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-    }
+    const MINIMAL: &str = include_str!("../../tests/data/minimal_pack.toml");
 
-    #[test]
-    fn concepts_expand_recursively_and_leave_repetitions_alone() {
-        let c = concepts(&[("key", "keys?|{tok}"), ("tok", "tokens?")]);
-        assert_eq!(expand_concepts(r"\b{key}[^.]{0,40}x{2}", &c).unwrap(), r"\b(?:keys?|(?:tokens?))[^.]{0,40}x{2}");
-    }
-
-    #[test]
-    fn unknown_and_self_referencing_concepts_are_reported() {
-        let c = concepts(&[("a", "{b}"), ("b", "{a}")]);
-        assert!(expand_concepts("{nope}", &c).unwrap_err().contains("unknown concept `{nope}`"));
-        assert!(expand_concepts("{a}", &c).unwrap_err().contains("refers to itself"));
+    fn load(extra: &str) -> Result<Pack, RulesError> {
+        Pack::from_sources(vec![("pack.toml".into(), format!("{MINIMAL}\n{extra}"))])
     }
 
     #[test]
     fn the_embedded_pack_loads_without_problems() {
         let pack = Pack::embedded().expect("embedded pack is valid");
         assert!(pack.category("apptoken-lost").is_some());
+    }
+
+    #[test]
+    fn words_are_normalised_as_messages_are() {
+        assert_eq!(normalise_word("Não anotei").as_deref(), Some("nao anotei"));
+        assert_eq!(normalise_word("didn't copy").as_deref(), Some("didnt copy"));
+        assert_eq!(normalise_word("vincul*").as_deref(), Some("vincul*"));
+        assert_eq!(normalise_word("X-VTEX-API-AppKey").as_deref(), Some("x vtex api appkey"));
+        assert_eq!(normalise_word(" -- "), None);
+    }
+
+    #[test]
+    fn a_concept_cycle_an_unknown_concept_or_an_empty_lexicon_is_a_one_line_error_naming_file_and_rule() {
+        let cases = [
+            ("[concepts.a]\ninclude = [\"b\"]\n[concepts.b]\ninclude = [\"a\"]\n", "concept a", "includes itself: a -> b -> a"),
+            ("[concepts.empty]\nwords = []\n", "concept empty", "the concept is empty"),
+            ("[concepts.c]\ninclude = [\"nope\"]\n", "concept c", "includes unknown concept `nope`"),
+        ];
+        for (extra, rule, says) in cases {
+            let err = load(extra).unwrap_err().to_string();
+            assert!(err.contains("pack.toml") && err.contains(rule) && err.contains(says), "{err}");
+            assert!(!err.contains('\n'), "one line: {err}");
+        }
+        let err = load("")
+            .and(Pack::from_sources(vec![("pack.toml".into(), MINIMAL.replace("when = [\"lost token\"]", "when = [\"lost tokne\"]"))]));
+        let err = err.unwrap_err().to_string();
+        assert!(err.contains("category `lost`, rule `lost-token`") && err.contains("unknown concept `tokne`"), "{err}");
     }
 }

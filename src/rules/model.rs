@@ -33,7 +33,7 @@ impl Texts {
 pub struct RuleFile {
     pub pack: Option<PackMeta>,
     #[serde(default)]
-    pub concepts: BTreeMap<String, String>,
+    pub concepts: BTreeMap<String, ConceptSpec>,
     pub gate: Option<GateSpec>,
     #[serde(default)]
     pub findings: BTreeMap<String, Texts>,
@@ -53,10 +53,23 @@ pub struct PackMeta {
     pub threshold: f64,
 }
 
+/// A concept: an idea, as the words and short phrases that say it in en/pt/es, with their
+/// inflections and common misspellings. A word ending in `*` matches every word it begins
+/// (`vincul*`: vinculada, vinculei, ...).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConceptSpec {
+    #[serde(default)]
+    pub words: Vec<String>,
+    /// Other concepts whose words this one has too.
+    #[serde(default)]
+    pub include: Vec<String>,
+}
+
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GateSpec {
-    /// At least one must match for any category to answer.
+    /// Patterns; at least one must match for any category to answer.
     pub require: Vec<String>,
     /// An explicit mention of an application key or token; overrides `exclude`.
     #[serde(default)]
@@ -69,7 +82,8 @@ pub struct GateSpec {
 #[serde(deny_unknown_fields)]
 pub struct ExcludeSpec {
     pub id: String,
-    pub patterns: Vec<String>,
+    /// Patterns; any of them excludes the message.
+    pub when: Vec<String>,
     /// Applies even when an application key or token is named explicitly (`gate.strong`).
     #[serde(default)]
     pub even_if_named: bool,
@@ -107,9 +121,12 @@ pub struct CategorySpec {
 pub struct RuleSpec {
     pub id: String,
     pub weight: f64,
-    pub any: Vec<String>,
+    /// Patterns, each in one sentence unless it names another scope; the rule fires when any
+    /// of them matches.
+    pub when: Vec<String>,
+    /// Patterns that must all match too, anywhere in the message unless they name a scope.
     #[serde(default)]
-    pub all: Vec<String>,
+    pub also: Vec<String>,
     /// Patterns that hold the rule back: the person says this cause is already ruled out
     /// ("there are no spaces", "I already checked the case").
     #[serde(default)]

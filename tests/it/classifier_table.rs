@@ -180,7 +180,15 @@ fn raising_the_threshold_turns_weak_matches_into_none() {
 fn explain_reports_the_matched_spans_on_masked_text() {
     let e = classifier().explain("A chave de API ainda não está em nenhum perfil e as chamadas falham.");
     let fired = e.fired.iter().find(|f| f.rule == "key-has-no-role").expect("rule fired");
-    assert!(fired.spans.iter().any(|s| s.text.contains("nenhum perfil")), "{:?}", fired.spans);
+    // Each concept of the pattern, with the words it matched; the spans index the normalised text.
+    let span = |concept: &str| fired.spans.iter().find(|s| s.concept == concept).map(|s| s.text.as_str());
+    assert_eq!(span("negation"), Some("nao"), "{:?}", fired.spans);
+    assert_eq!(span("role"), Some("perfil"), "{:?}", fired.spans);
+    for s in &fired.spans {
+        assert_eq!(&e.normalised_text[s.start..s.end], s.text);
+    }
+    let role = e.concepts.iter().find(|c| c.concept == "role").expect("concepts found are listed");
+    assert_eq!(role.spans[0].text, "perfil");
     assert_eq!(e.classification.language, Language::Pt);
 }
 

@@ -126,11 +126,15 @@ fn broken_pack(edit: impl Fn(String) -> String) -> (tempfile::TempDir, String) {
 
 #[test]
 fn broken_rule_files_are_reported_with_file_category_and_rule() {
-    let (_d, err) = broken_pack(|s| s.replacen("'\\b(?:need|needs|require", "'\\b(?:need|needs(|require", 1));
+    let (_d, err) = broken_pack(|s| s.replacen("when = [\"need >3:linkword role\"]", "when = [\"need >3:linkword rol\"]", 1));
     assert!(
-        err.contains("pack.toml: category `key-not-linked-to-role`, rule `key-needs-a-role`") && err.contains("not a valid regex"),
+        err.contains("pack.toml: category `key-not-linked-to-role`, rule `key-needs-a-role`") && err.contains("unknown concept `rol`"),
         "{err}"
     );
+    let (_d, err) = broken_pack(|s| s.replacen("when = [\"need >3:linkword role\"]", "when = [\"need >3:linkword (role\"]", 1));
+    assert!(err.contains("rule `key-needs-a-role`: pattern `need >3:linkword (role`: `(` is not closed"), "{err}");
+    let (_d, err) = broken_pack(|s| s.replacen("include = [\"appkey_named\"]", "include = [\"appkey_named\", \"cred\"]", 1));
+    assert!(err.contains("concept appkey") && err.contains("includes itself: appkey -> cred -> key -> appkey"), "{err}");
 
     let (_d, err) = broken_pack(|s| s.replacen("id = \"quotes-around-value\"", "id = \"case-sensitivity\"", 1));
     assert!(err.contains("rule `case-sensitivity`: duplicate rule id"), "{err}");
@@ -138,7 +142,7 @@ fn broken_rule_files_are_reported_with_file_category_and_rule() {
     let (_d, err) = broken_pack(|s| s.replacen("\nes = \"\"\"\nUn appToken **no se puede", "\nfr = \"\"\"\nUn appToken **no se puede", 1));
     assert!(err.contains("pack.toml") && (err.contains("missing field `es`") || err.contains("unknown field `fr`")), "{err}");
 
-    let (_d, err) = broken_pack(|s| s.replacen("weight = 0.85\nany = [", "weight = 0.85\nwieght = 1\nany = [", 1));
+    let (_d, err) = broken_pack(|s| s.replacen("weight = 0.85\nunless = [", "weight = 0.85\nwieght = 1\nunless = [", 1));
     assert!(err.contains("unknown field `wieght`"), "{err}");
 
     let (_d, err) = broken_pack(|s| {

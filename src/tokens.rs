@@ -1,0 +1,140 @@
+//! Words, clauses and sentences of a normalised message: what the rules' concepts are found in.
+//!
+//! A word is a run of letters and digits; an apostrophe inside one is dropped (`didn't` is
+//! `didnt`, as the lexicons write it), and hyphens, underscores, slashes and dots split words
+//! (`x-vtex-api-appkey` is four words, `pop-up` two). A `?` is a word of its own, so that a rule
+//! can ask whether a message asks something.
+//!
+//! Sentences end at `.`, `!` or `?` before a space, and at a blank line. Clauses end there too,
+//! and at `,` `;` `:` `(` `)`, a line break, and before the words that turn a sentence around
+//! ("but", "mas", "pero", "however", ...): "I checked the spaces, but the case..." is two clauses.
+
+/// One word of the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Word {
+    /// Byte range in the normalised text.
+    pub start: u32,
+    pub end: u32,
+    pub sentence: u32,
+    pub clause: u32,
+    /// Where the word starts in [`Tokens::stream`].
+    pub at: u32,
+}
+
+/// The words of a message, and the same words as one string for the lexicon automaton:
+/// `" w1 w2 w3 "`, each word with a space on both sides.
+#[derive(Debug, Clone, Default)]
+pub struct Tokens {
+    pub words: Vec<Word>,
+    pub stream: String,
+}
+
+/// Words that start a clause of their own: what follows them often says the opposite.
+const TURNS: &[&[u8]] = &[
+    b"but",
+    b"however",
+    b"although",
+    b"though",
+    b"except",
+    b"mas",
+    b"porem",
+    b"embora",
+    b"exceto",
+    b"contudo",
+    b"pero",
+    b"aunque",
+    b"excepto",
+];
+
+impl Tokens {
+    pub fn new(normalised: &str) -> Tokens {
+        let b = normalised.as_bytes();
+        let mut words = Vec::with_capacity(b.len() / 5 + 1);
+        let mut stream = String::with_capacity(b.len() + 2);
+        stream.push(' ');
+        let (mut sentence, mut clause) = (0u32, 0u32);
+        let mut i = 0;
+        while i < b.len() {
+            let c = b[i];
+            if c.is_ascii_alphanumeric() {
+                let start = i;
+                let at = stream.len() as u32;
+                while i < b.len()
+                    && (b[i].is_ascii_alphanumeric() || (b[i] == b'\'' && i + 1 < b.len() && b[i + 1].is_ascii_alphanumeric()))
+                {
+                    if b[i] != b'\'' {
+                        stream.push(char::from(b[i]));
+                    }
+                    i += 1;
+                }
+                let word = &stream.as_bytes()[at as usize..];
+                if !words.is_empty() && TURNS.contains(&word) {
+                    clause += 1;
+                }
+                stream.push(' ');
+                words.push(Word { start: start as u32, end: i as u32, sentence, clause, at });
+                continue;
+            }
+            match c {
+                b'?' => {
+                    let at = stream.len() as u32;
+                    stream.push_str("? ");
+                    words.push(Word { start: i as u32, end: i as u32 + 1, sentence, clause, at });
+                    sentence += 1;
+                    clause += 1;
+                }
+                b'.' | b'!' if b.get(i + 1).is_none_or(|n| !n.is_ascii_alphanumeric()) => {
+                    sentence += 1;
+                    clause += 1;
+                }
+                b'\n' if b.get(i + 1) == Some(&b'\n') => {
+                    sentence += 1;
+                    clause += 1;
+                    i += 1;
+                }
+                b',' | b';' | b':' | b'(' | b')' | b'\n' => clause += 1,
+                _ => {}
+            }
+            i += 1;
+        }
+        Tokens { words, stream }
+    }
+
+    /// The word that holds byte `offset` of the stream (or the next one, at a space).
+    pub fn word_at(&self, offset: usize) -> usize {
+        self.words.partition_point(|w| (w.at as usize) <= offset).saturating_sub(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(t: &Tokens) -> Vec<&str> {
+        t.stream.split(' ').filter(|w| !w.is_empty()).collect()
+    }
+
+    #[test]
+    fn apostrophes_join_and_punctuation_splits() {
+        let t = Tokens::new("i didn't copy the x-vtex-api-apptoken, pop-up closed?");
+        assert_eq!(words(&t), ["i", "didnt", "copy", "the", "x", "vtex", "api", "apptoken", "pop", "up", "closed", "?"]);
+        assert_eq!(t.stream, " i didnt copy the x vtex api apptoken pop up closed ? ");
+    }
+
+    #[test]
+    fn sentences_and_clauses_are_numbered() {
+        let t = Tokens::new("the key is new. it fails, but the token\nworks\n\nok v2.0 yes");
+        let s: Vec<u32> = t.words.iter().map(|w| w.sentence).collect();
+        let c: Vec<u32> = t.words.iter().map(|w| w.clause).collect();
+        assert_eq!(words(&t), ["the", "key", "is", "new", "it", "fails", "but", "the", "token", "works", "ok", "v2", "0", "yes"]);
+        assert_eq!(s, [0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2]);
+        assert_eq!(c, [0, 0, 0, 0, 1, 1, 3, 3, 3, 4, 5, 5, 5, 5]);
+    }
+
+    #[test]
+    fn an_offset_in_the_stream_finds_its_word() {
+        let t = Tokens::new("lost the token");
+        assert_eq!(t.word_at(1), 0);
+        assert_eq!(t.word_at(t.stream.find("token").unwrap_or(0) + 2), 2);
+    }
+}
