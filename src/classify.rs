@@ -1,17 +1,17 @@
 //! The classifier: pure data in, pure data out.
 //!
-//! `raw text -> redact -> normalise -> words -> one Aho-Corasick pass -> patterns -> score`.
+//! `raw text -> redact -> normalise -> words -> concept look-up -> patterns -> score`.
 //!
-//! Every word and phrase of every concept of the pack is one pattern of a single automaton, run
-//! once over the message's words: a linear pass, whatever the number of rules. It yields the
-//! concept hits (which concept, at which words), and the rules' patterns are then evaluated on
-//! that short list, never on the text again.
+//! Every word and phrase of every concept of the pack is in one index ([`Lexicon`]), looked up
+//! once per word of the message: linear in the message, whatever the number of rules. It yields
+//! the concept hits (which concept, at which words), and the rules' patterns are then evaluated
+//! on that short list, never on the text again.
 
-use aho_corasick::{AhoCorasick, MatchKind};
 use serde::Serialize;
 
 use crate::diagnose::Finding;
 use crate::language::{self, Language};
+use crate::lexicon::Lexicon;
 use crate::normalize::normalise;
 use crate::redact::{redact, Redacted};
 use crate::rules::{Compiled, Link, Pack, Problem, Scope};
@@ -123,11 +123,8 @@ pub struct Explanation {
 pub struct Classifier {
     pack: Pack,
     threshold: f64,
-    /// Every word of every concept, as `" word "` (or `" prefix"` for a word ending in `*`).
-    automaton: AhoCorasick,
-    /// For each automaton pattern, the concepts it counts for: its own, and every concept that
-    /// includes that one, directly or not.
-    pattern_concepts: Vec<Vec<u32>>,
+    /// Every word and phrase of every concept, indexed for one look-up per word.
+    lexicon: Lexicon,
     flat: Vec<FlatRule>,
 }
 
@@ -183,21 +180,27 @@ impl Seen<'_> {
 
     /// Where `p` matches, as the hit chosen for each of its positive items; `None` if it doesn't.
     fn matches(&self, p: &Compiled) -> Option<Vec<(usize, Hit)>> {
-        let positives: Vec<&crate::rules::Item<usize>> = p.items.iter().filter(|i| !i.negated).collect();
-        // Most patterns fail on their first item: nothing of it in the message.
-        if positives.iter().any(|it| it.alts.iter().all(|c| self.found.of(*c).is_empty())) {
-            return None;
-        }
-        let mut chosen = Vec::with_capacity(positives.len());
-        self.search(p, &positives, &mut chosen).then_some(chosen)
+        let mut chosen = Vec::with_capacity(p.positives);
+        self.is_match(p, &mut chosen).then_some(chosen)
     }
 
-    fn search(&self, p: &Compiled, positives: &[&crate::rules::Item<usize>], chosen: &mut Vec<(usize, Hit)>) -> bool {
+    /// Whether `p` matches, with the hits it chose in `chosen` (a buffer the caller reuses).
+    fn is_match(&self, p: &Compiled, chosen: &mut Vec<(usize, Hit)>) -> bool {
+        let positives = &p.items[..p.positives];
+        // Most patterns fail at once: some item has nothing in the message.
+        if positives.iter().any(|it| it.alts.iter().all(|c| self.found.of(*c).is_empty())) {
+            return false;
+        }
+        chosen.clear();
+        self.search(p, positives, chosen)
+    }
+
+    fn search(&self, p: &Compiled, positives: &[crate::rules::Item<usize>], chosen: &mut Vec<(usize, Hit)>) -> bool {
         let i = chosen.len();
         if i == positives.len() {
             return self.complete(p, chosen);
         }
-        let item = positives[i];
+        let item = &positives[i];
         for &concept in &item.alts {
             for &h in self.found.of(concept) {
                 if let Some(&(_, first)) = chosen.first() {
@@ -258,7 +261,7 @@ impl Seen<'_> {
         // An absent item is looked for in the pattern's unit; a window's is its sentence.
         let scope = if let Scope::Window(_) = p.scope { Scope::Sentence } else { p.scope };
         let unit = self.unit(scope, first);
-        for neg in p.items.iter().filter(|i| i.negated) {
+        for neg in &p.items[p.positives..] {
             for &c in &neg.alts {
                 if self.found.of(c).iter().any(|h| self.unit(scope, h.first) == unit) {
                     return false;
@@ -289,50 +292,9 @@ struct Scored {
 }
 
 impl Classifier {
-    /// Compiles a pack: one automaton for the words of all its concepts.
+    /// Compiles a pack: one index for the words of all its concepts.
     pub fn new(pack: Pack) -> Result<Classifier, crate::rules::RulesError> {
-        // Who includes whom, turned around: a word of concept c counts for every concept that
-        // includes c, directly or through others.
-        let n = pack.concepts.len();
-        let mut counts_for: Vec<Vec<u32>> = (0..n).map(|c| vec![c as u32]).collect();
-        for (c, slot) in counts_for.iter_mut().enumerate() {
-            let mut stack = vec![c];
-            let mut seen = vec![false; n];
-            seen[c] = true;
-            while let Some(x) = stack.pop() {
-                for (d, concept) in pack.concepts.iter().enumerate() {
-                    if !seen[d] && concept.includes.contains(&x) {
-                        seen[d] = true;
-                        slot.push(d as u32);
-                        stack.push(d);
-                    }
-                }
-            }
-        }
-        let mut by_pattern: std::collections::BTreeMap<String, Vec<u32>> = std::collections::BTreeMap::new();
-        for (c, concept) in pack.concepts.iter().enumerate() {
-            for w in &concept.words {
-                let key = match w.strip_suffix('*') {
-                    Some(prefix) => format!(" {prefix}"),
-                    None => format!(" {w} "),
-                };
-                let entry = by_pattern.entry(key).or_default();
-                entry.extend(&counts_for[c]);
-                entry.sort_unstable();
-                entry.dedup();
-            }
-        }
-        let (patterns, pattern_concepts): (Vec<String>, Vec<Vec<u32>>) = by_pattern.into_iter().unzip();
-        let automaton =
-            AhoCorasick::builder().match_kind(MatchKind::Standard).build(&patterns).map_err(|e| crate::rules::RulesError::Invalid {
-                first: Problem {
-                    file: pack.sources.join(", "),
-                    category: None,
-                    rule: None,
-                    message: format!("the concepts' words do not compile together: {e}"),
-                },
-                problems: vec![],
-            })?;
+        let lexicon = Lexicon::new(&pack);
         let mut flat = Vec::new();
         for (c, cat) in pack.categories.iter().enumerate() {
             for (r, rule) in cat.rules.iter().enumerate() {
@@ -340,7 +302,7 @@ impl Classifier {
             }
         }
         let threshold = pack.threshold;
-        Ok(Classifier { pack, threshold, automaton, pattern_concepts, flat })
+        Ok(Classifier { pack, threshold, lexicon, flat })
     }
 
     /// Loads the pack at `path`, or the built-in one. Its examples are not run here (that is
@@ -368,31 +330,31 @@ impl Classifier {
         &self.pack
     }
 
-    /// Finds every concept in the words: one pass of the automaton.
+    /// Finds every concept in the words: a look-up per word, then the hits bucketed by concept
+    /// (a counting sort: they arrive in word order, which each bucket keeps).
     fn find(&self, tokens: &Tokens) -> Found {
-        let mut raw: Vec<(u32, Hit)> = Vec::new();
-        for m in self.automaton.find_overlapping_iter(tokens.stream.as_str()) {
-            let first = tokens.word_at(m.start() + 1) as u32;
-            let last = tokens.word_at(m.end().saturating_sub(1)) as u32;
-            for &c in &self.pattern_concepts[m.pattern().as_usize()] {
-                raw.push((c, Hit { first, last }));
-            }
-        }
-        raw.sort_unstable();
-        raw.dedup();
+        let mut found: Vec<(u32, u32, u32)> = Vec::with_capacity(tokens.words.len() * 3);
+        self.lexicon.find(tokens, &mut found);
         let n = self.pack.concepts.len();
         let mut starts = vec![0u32; n + 1];
-        for (c, _) in &raw {
+        for (c, _, _) in &found {
             starts[*c as usize + 1] += 1;
         }
         for i in 0..n {
             starts[i + 1] += starts[i];
         }
-        Found { hits: raw.into_iter().map(|(_, h)| h).collect(), starts }
+        let mut next = starts.clone();
+        let mut hits = vec![Hit { first: 0, last: 0 }; found.len()];
+        for (c, first, last) in found {
+            let at = &mut next[c as usize];
+            hits[*at as usize] = Hit { first, last };
+            *at += 1;
+        }
+        Found { hits, starts }
     }
 
-    fn any_matches(seen: &Seen, patterns: &[Compiled]) -> bool {
-        patterns.iter().any(|p| seen.matches(p).is_some())
+    fn any_matches(seen: &Seen, patterns: &[Compiled], buf: &mut Vec<(usize, Hit)>) -> bool {
+        patterns.iter().any(|p| seen.is_match(p, buf))
     }
 
     fn score(&self, seen: &Seen, findings: usize) -> Scored {
@@ -401,16 +363,16 @@ impl Classifier {
         if findings == 0 && !seen.found.any() {
             return nothing(Gate::OffTopic);
         }
-        let required = Self::any_matches(seen, &self.pack.gate_require);
+        let buf = &mut Vec::with_capacity(8);
+        let required = Self::any_matches(seen, &self.pack.gate_require, buf);
         if !required && findings == 0 {
             return nothing(Gate::OffTopic);
         }
-        let strong = Self::any_matches(seen, &self.pack.gate_strong);
-        let exclusion = self
-            .pack
-            .excludes
-            .iter()
-            .find(|e| (!strong || e.even_if_named) && Self::any_matches(seen, &e.when) && !Self::any_matches(seen, &e.unless));
+        let strong = Self::any_matches(seen, &self.pack.gate_strong, buf);
+        let exclusion =
+            self.pack.excludes.iter().find(|e| {
+                (!strong || e.even_if_named) && Self::any_matches(seen, &e.when, buf) && !Self::any_matches(seen, &e.unless, buf)
+            });
         if let Some(e) = exclusion {
             return nothing(Gate::Excluded { rule: e.id.clone() });
         }
@@ -419,11 +381,11 @@ impl Classifier {
         let mut held_back = Vec::new();
         for (k, flat) in self.flat.iter().enumerate() {
             let rule = &cats[flat.category].rules[flat.rule];
-            let Some(at) = rule.when.iter().position(|p| seen.matches(p).is_some()) else { continue };
-            if !rule.also.iter().all(|p| seen.matches(p).is_some()) {
+            let Some(at) = rule.when.iter().position(|p| seen.is_match(p, buf)) else { continue };
+            if !rule.also.iter().all(|p| seen.is_match(p, buf)) {
                 continue;
             }
-            if Self::any_matches(seen, &rule.unless) {
+            if Self::any_matches(seen, &rule.unless, buf) {
                 held_back.push(k);
                 continue;
             }
@@ -451,7 +413,7 @@ impl Classifier {
     /// Normalises, detects the language and finds the words: the steps `classify` and `explain`
     /// share.
     fn prepare(&self, redacted: &Redacted) -> (String, Language, Tokens) {
-        let (normalised, hints) = normalise(crate::quoted::own_words(&redacted.text));
+        let (normalised, hints) = normalise(redacted.own_words());
         let language = language::detect(&normalised, hints);
         let tokens = Tokens::new(&normalised);
         (normalised, language, tokens)

@@ -115,9 +115,46 @@ fn quoted_value_regex() -> &'static Regex {
     })
 }
 
-fn candidate_regex() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"(?i-u)app[_-]?(?:key|token)|x-vtex-|vtexappkey|[A-Z]{32}").expect("static regex"))
+/// What a first look at a message says: whether it could show credentials at all (it names a
+/// key or token field, a VTEX header or an appKey, or holds a run of capitals as long as a good
+/// part of a token), and whether a field name is followed by a `:` or `=` (only then can the
+/// field regex match). One pass of a small automaton, where regexes cost more than the rest.
+struct FirstLook {
+    candidate: bool,
+    field: bool,
+}
+
+fn first_look(raw: &str) -> FirstLook {
+    static AC: OnceLock<Option<aho_corasick::AhoCorasick>> = OnceLock::new();
+    let ac = AC.get_or_init(|| {
+        let words = ["appkey", "app_key", "app-key", "apptoken", "app_token", "app-token", "x-vtex-", "vtexappkey", "tok"];
+        // Leftmost-longest: "app_token" must win over the "tok" inside it.
+        aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+            .build(words)
+            .ok()
+    });
+    let Some(ac) = ac else { return FirstLook { candidate: true, field: true } };
+    let b = raw.as_bytes();
+    let (mut candidate, mut field) = (false, false);
+    for m in ac.find_iter(raw) {
+        // "tok" alone is only a field name's end (`x-vtex-api-tok`), never a candidate.
+        candidate |= m.pattern().as_usize() != 8;
+        let window = &b[m.end()..(m.end() + 20).min(b.len())];
+        field |= window.iter().any(|c| *c == b':' || *c == b'=');
+        if candidate && field {
+            break;
+        }
+    }
+    if !candidate {
+        let mut run = 0;
+        candidate = b.iter().any(|c| {
+            run = if c.is_ascii_uppercase() { run + 1 } else { 0 };
+            run >= 32
+        });
+    }
+    FirstLook { candidate, field }
 }
 
 const INVISIBLE: &[(char, &str)] = &[
@@ -147,11 +184,12 @@ fn looks_like_token(v: &str) -> bool {
 /// Scans raw text for credential fields and token-shaped strings.
 pub fn scan(raw: &str) -> Scan {
     let mut scan = Scan::default();
-    if !candidate_regex().is_match(raw) {
+    let look = first_look(raw);
+    if !look.candidate {
         return scan;
     }
-    // Each scan below needs a character that plain chat often lacks; check for it first.
-    let has_separator = raw.bytes().any(|b| b == b':' || b == b'=');
+    // Each scan below needs something that plain chat often lacks; check for it first.
+    let has_separator = look.field;
     let has_quote = raw.bytes().any(|b| b == b'\'' || b == b'"' || b == b'`');
     let has_header = raw.as_bytes().windows(6).any(|w| w[0] | 0x20 == b'x' && w[1] == b'-' && w.eq_ignore_ascii_case(b"x-vtex"));
     let fields = if has_separator { Some(field_regex().captures_iter(raw)) } else { None };

@@ -6,6 +6,7 @@
 pub mod classify;
 pub mod diagnose;
 pub mod language;
+pub mod lexicon;
 pub mod normalize;
 pub mod quoted;
 pub mod redact;

@@ -18,47 +18,28 @@ pub struct ScriptHints {
 /// Lower-cases, strips accents, straightens quotes, drops zero-width characters and collapses
 /// whitespace. The result is pure ASCII.
 pub fn normalise(text: &str) -> (String, ScriptHints) {
-    let mut out: Vec<u8> = Vec::with_capacity(text.len());
+    let mut out = Out { buf: Vec::with_capacity(text.len()), pending_space: false, breaks: 0 };
     let mut hints = ScriptHints::default();
-    // Whitespace is collapsed: to one space, or to one or two line breaks when it holds any, so
-    // that the rules can tell lines and paragraphs apart.
-    let mut breaks = 0u8;
-    let mut pending_space = false;
-    // Every byte pushed is ASCII, so `out` is always valid UTF-8.
-    let mut push = |out: &mut Vec<u8>, b: u8| {
-        if b == b' ' || b == b'\n' {
-            pending_space = !out.is_empty();
-            if b == b'\n' && pending_space {
-                breaks = breaks.saturating_add(1);
-            }
-            return;
-        }
-        if pending_space {
-            match breaks {
-                0 => out.push(b' '),
-                1 => out.push(b'\n'),
-                _ => out.extend_from_slice(b"\n\n"),
-            }
-            pending_space = false;
-            breaks = 0;
-        }
-        out.push(b);
-    };
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
         if b.is_ascii() {
-            let b = match b {
-                b'\n' => b'\n',
-                b if b.is_ascii_whitespace() => b' ',
-                b => b.to_ascii_lowercase(),
-            };
-            push(&mut out, b);
-            i += 1;
+            if b.is_ascii_whitespace() {
+                out.space(b == b'\n');
+                i += 1;
+                continue;
+            }
+            // Support text is mostly ASCII words: copy each run of them in one go.
+            let start = i;
+            while i < bytes.len() && bytes[i].is_ascii() && !bytes[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            out.flush();
+            out.buf.extend(bytes[start..i].iter().map(u8::to_ascii_lowercase));
             continue;
         }
-        // Support text is mostly ASCII; decode only the characters that are not.
+        // Decode only the characters that are not ASCII.
         let Some(c) = text[i..].chars().next() else { break };
         i += c.len_utf8();
         match c {
@@ -67,9 +48,9 @@ pub fn normalise(text: &str) -> (String, ScriptHints) {
             _ => {}
         }
         match c {
-            '\u{2018}' | '\u{2019}' | '\u{201B}' | '\u{2032}' | '\u{00B4}' => push(&mut out, b'\''),
-            '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{00AB}' | '\u{00BB}' => push(&mut out, b'"'),
-            '\u{2010}'..='\u{2015}' | '\u{2212}' => push(&mut out, b'-'),
+            '\u{2018}' | '\u{2019}' | '\u{201B}' | '\u{2032}' | '\u{00B4}' => out.push(b'\''),
+            '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{00AB}' | '\u{00BB}' => out.push(b'"'),
+            '\u{2010}'..='\u{2015}' | '\u{2212}' => out.push(b'-'),
             '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}' => {}
             _ => {
                 let mut base = None;
@@ -78,11 +59,49 @@ pub fn normalise(text: &str) -> (String, ScriptHints) {
                         base = Some(d.to_ascii_lowercase() as u8);
                     }
                 });
-                push(&mut out, base.unwrap_or(b' '));
+                match base {
+                    Some(b) => out.push(b),
+                    None => out.space(false),
+                }
             }
         }
     }
-    (String::from_utf8(out).unwrap_or_default(), hints)
+    (String::from_utf8(out.buf).unwrap_or_default(), hints)
+}
+
+/// The normalised text being built. Whitespace is collapsed: to one space, or to one or two line
+/// breaks when it holds any, so that the rules can tell lines and paragraphs apart. Every byte
+/// pushed is ASCII, so the result is always valid UTF-8.
+struct Out {
+    buf: Vec<u8>,
+    pending_space: bool,
+    breaks: u8,
+}
+
+impl Out {
+    fn space(&mut self, line_break: bool) {
+        self.pending_space = !self.buf.is_empty();
+        if line_break && self.pending_space {
+            self.breaks = self.breaks.saturating_add(1);
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.pending_space {
+            match self.breaks {
+                0 => self.buf.push(b' '),
+                1 => self.buf.push(b'\n'),
+                _ => self.buf.extend_from_slice(b"\n\n"),
+            }
+            self.pending_space = false;
+            self.breaks = 0;
+        }
+    }
+
+    fn push(&mut self, b: u8) {
+        self.flush();
+        self.buf.push(b);
+    }
 }
 
 #[cfg(test)]

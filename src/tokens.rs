@@ -17,8 +17,9 @@ pub struct Word {
     pub end: u32,
     pub sentence: u32,
     pub clause: u32,
-    /// Where the word starts in [`Tokens::stream`].
+    /// Where the word is in [`Tokens::stream`].
     pub at: u32,
+    pub len: u32,
 }
 
 /// The words of a message, and the same words as one string for the lexicon automaton:
@@ -59,27 +60,34 @@ impl Tokens {
             if c.is_ascii_alphanumeric() {
                 let start = i;
                 let at = stream.len() as u32;
+                let mut apostrophe = false;
                 while i < b.len()
                     && (b[i].is_ascii_alphanumeric() || (b[i] == b'\'' && i + 1 < b.len() && b[i + 1].is_ascii_alphanumeric()))
                 {
-                    if b[i] != b'\'' {
-                        stream.push(char::from(b[i]));
-                    }
+                    apostrophe |= b[i] == b'\'';
                     i += 1;
                 }
+                // The text is ASCII (normalised), so any byte range of it is a `str`.
+                let piece = normalised.get(start..i).unwrap_or("");
+                if apostrophe {
+                    stream.extend(piece.chars().filter(|c| *c != '\''));
+                } else {
+                    stream.push_str(piece);
+                }
                 let word = &stream.as_bytes()[at as usize..];
-                if !words.is_empty() && TURNS.contains(&word) {
+                let len = word.len() as u32;
+                if !words.is_empty() && (3..=8).contains(&word.len()) && TURNS.contains(&word) {
                     clause += 1;
                 }
                 stream.push(' ');
-                words.push(Word { start: start as u32, end: i as u32, sentence, clause, at });
+                words.push(Word { start: start as u32, end: i as u32, sentence, clause, at, len });
                 continue;
             }
             match c {
                 b'?' => {
                     let at = stream.len() as u32;
                     stream.push_str("? ");
-                    words.push(Word { start: i as u32, end: i as u32 + 1, sentence, clause, at });
+                    words.push(Word { start: i as u32, end: i as u32 + 1, sentence, clause, at, len: 1 });
                     sentence += 1;
                     clause += 1;
                 }
@@ -103,6 +111,11 @@ impl Tokens {
     /// The word that holds byte `offset` of the stream (or the next one, at a space).
     pub fn word_at(&self, offset: usize) -> usize {
         self.words.partition_point(|w| (w.at as usize) <= offset).saturating_sub(1)
+    }
+
+    /// The text of word `i`, as the lexicons write it.
+    pub fn text(&self, i: usize) -> &str {
+        self.words.get(i).and_then(|w| self.stream.get(w.at as usize..(w.at + w.len) as usize)).unwrap_or("")
     }
 }
 

@@ -16,6 +16,12 @@ fuzz_target!(|data: &[u8]| {
     let cut_at = text.char_indices().map(|(i, _)| i).nth(usize::from(knobs[0]) % (text.chars().count() + 1)).unwrap_or(text.len());
     let (before, after) = text.split_at(cut_at);
     let token = example_token();
+    // The fuzzer learns the token's letters from comparisons and writes pieces of it into the
+    // surrounding text; a window it built there is not a leak of the planted token.
+    let folded: String = text.chars().filter(|c| c.is_ascii_alphabetic()).map(|c| c.to_ascii_uppercase()).collect();
+    if (0..=token.len() - 12).any(|i| folded.contains(&token[i..i + 12])) {
+        return;
+    }
     let lower = knobs[1] % 4 == 0;
     let value = if lower {
         token.to_ascii_lowercase()

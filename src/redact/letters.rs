@@ -138,9 +138,10 @@ fn fullwidth_letter(c: char) -> Option<bool> {
     }
 }
 
-/// Cheap first look: only text with a long run of letters, a token label, a long chain of
-/// capitals, three long pieces in a row or full-width letters needs the full scan. Most chat has
-/// none of them.
+/// Cheap first look: only text with a long run of letters, a long chain of capitals, three long
+/// pieces in a row, full-width letters, or a token label followed by something that could be a
+/// value needs the full scan. Most chat and most tickets have none of them: "the appToken is
+/// refused" names a token but holds none.
 fn worth_scanning(raw: &str) -> bool {
     let b = raw.as_bytes();
     let (mut run, mut upper_chain, mut long_in_row) = (0usize, 0usize, 0usize);
@@ -149,7 +150,7 @@ fn worth_scanning(raw: &str) -> bool {
         let c = b[i];
         if !c.is_ascii_alphabetic() && run > 0 {
             long_in_row = if run >= 8 { long_in_row + 1 } else { 0 };
-            if long_in_row >= 3 {
+            if long_in_row >= 3 || (is_label(&b[i - run..i]) && value_may_follow(b, i)) {
                 return true;
             }
         }
@@ -166,16 +167,12 @@ fn worth_scanning(raw: &str) -> bool {
             } else {
                 upper_chain = 0;
             }
-            // "tok" in any case: a token label may follow.
-            if run >= 3 && (c | 0x20) == b'k' && (b[i - 1] | 0x20) == b'o' && (b[i - 2] | 0x20) == b't' {
-                return true;
-            }
             i += 1;
             continue;
         }
         run = 0;
         match c {
-            // An escaped separator (`\n`, `\u200b`) joins pieces as a real one does.
+            // An escaped separator (`\\n`, `\\u200b`) joins pieces as a real one does.
             b'\\' => {
                 i += escape_len(&b[i..]).unwrap_or(1);
                 continue;
@@ -191,7 +188,46 @@ fn worth_scanning(raw: &str) -> bool {
         }
         i += 1;
     }
-    false
+    run > 0 && is_label(&b[b.len() - run..]) && value_may_follow(b, b.len())
+}
+
+/// Whether what follows a token label at `at` could be its value: past separators and a few
+/// small words, one of the next two pieces has capitals or 8 letters or more, or they are two
+/// groups of one length (`qwer tyui`). Errs toward yes: the full scan decides.
+fn value_may_follow(b: &[u8], mut at: usize) -> bool {
+    let mut pieces: [(usize, bool); 2] = [(0, false); 2];
+    let mut found = 0;
+    let mut fillers = 0;
+    let end = (at + 96).min(b.len());
+    while at < end && found < 2 {
+        let c = b[at];
+        if c.is_ascii_alphabetic() {
+            let start = at;
+            while at < b.len() && b[at].is_ascii_alphabetic() {
+                at += 1;
+            }
+            let word = &b[start..at];
+            if found == 0 && fillers < 3 && FILLERS.iter().any(|f| f.eq_ignore_ascii_case(word)) {
+                fillers += 1;
+                continue;
+            }
+            let capitals = word.iter().filter(|c| c.is_ascii_uppercase()).count() >= 2;
+            pieces[found] = (word.len(), capitals);
+            found += 1;
+            continue;
+        }
+        if c == b'\\' {
+            at += escape_len(&b[at..]).unwrap_or(1);
+            continue;
+        }
+        if c == 0xEF && found == 0 {
+            // Full-width forms (U+FF00..U+FFEF: letters, a full-width colon): let the scan look.
+            return true;
+        }
+        at += 1;
+    }
+    let strong = |(len, capitals): (usize, bool)| capitals || len >= 8;
+    strong(pieces[0]) || strong(pieces[1]) || (found == 2 && pieces[0].0 >= 4 && pieces[0].0 == pieces[1].0)
 }
 
 fn scan_runs(raw: &str) -> Vec<Run> {
@@ -287,14 +323,21 @@ fn lower(w: &[u8]) -> Vec<u8> {
     w.iter().map(u8::to_ascii_lowercase).collect()
 }
 
+fn ends_with_ci(w: &[u8], suffix: &[u8]) -> bool {
+    w.len() >= suffix.len() && w[w.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+}
+
+fn starts_with_ci(w: &[u8], prefix: &[u8]) -> bool {
+    w.len() >= prefix.len() && w[..prefix.len()].eq_ignore_ascii_case(prefix)
+}
+
 /// A word that names a token: `token`, `appToken`, `X-VTEX-API-AppToken`'s last part,
 /// `VTEX_APP_TOKEN`'s, and the common misspellings `tokem` and `apptoke`.
 fn is_label(w: &[u8]) -> bool {
     if w.len() > 24 {
         return false;
     }
-    let l = lower(w);
-    [&b"token"[..], b"tokens", b"tokem", b"toke"].iter().any(|s| l.ends_with(s))
+    [&b"token"[..], b"tokens", b"tokem", b"toke"].iter().any(|s| ends_with_ci(w, s))
 }
 
 /// Words that may stand between a label and its value: "the token is", "o token é", "el token es".
@@ -491,7 +534,10 @@ pub fn find(raw: &str) -> Vec<Hit> {
         };
         let total = c.total();
         let long_pieces = c.lens.iter().all(|l| *l >= 8);
-        let groups = equal_groups(&c.lens) && total >= 64 && (c.all_upper || c.lens[0] >= 8);
+        // Short groups without a label are a token's when they are mostly capitals, as tokens are:
+        // lower-case groups of four read like text. (Found by `cargo fuzz run redact`: capitals
+        // in groups of four and one more group "iiii" were masked nowhere.)
+        let groups = equal_groups(&c.lens) && total >= 64 && (c.upper * 4 >= c.lens.len() * 3 || c.lens[0] >= 8);
         if total >= 32 && ((long_pieces && c.random * 2 >= c.lens.len()) || groups) {
             for k in i..=c.last {
                 if masked[k].is_none() {
@@ -562,8 +608,7 @@ fn value_start(raw: &str, runs: &[Run], words: &[Cow<[u8]>], i: usize) -> Option
         if lead.len() > 24 || !lead.chars().all(lead_char) || runs[j].start - runs[i].end > 40 {
             return None;
         }
-        let w = lower(&words[j]);
-        if fillers < 3 && FILLERS.contains(&w.as_slice()) {
+        if fillers < 3 && FILLERS.iter().any(|f| f.eq_ignore_ascii_case(&words[j])) {
             fillers += 1;
             j += 1;
             continue;
@@ -579,6 +624,8 @@ struct Chain {
     lens: Vec<usize>,
     random: usize,
     all_upper: bool,
+    /// Pieces all in capitals.
+    upper: usize,
 }
 
 impl Chain {
@@ -598,22 +645,19 @@ fn token_piece(run: &Run, w: &[u8]) -> bool {
 /// shorter last group. After a label, any first piece of four letters or more may start the
 /// chain: what follows it decides. Stops at a token's length.
 fn walk(runs: &[Run], words: &[Cow<[u8]>], gaps: &[Gap], j: usize, labelled: bool) -> Option<Chain> {
-    let mut chain = Chain { last: j, lens: Vec::new(), random: 0, all_upper: true };
+    let mut chain = Chain { last: j, lens: Vec::new(), random: 0, all_upper: true, upper: 0 };
     let mut k = j;
     loop {
         let (run, w) = (&runs[k], &words[k]);
-        if lower(w).starts_with(b"vtexappkey") {
+        if starts_with_ci(w, b"vtexappkey") {
             break;
         }
         let first = chain.lens.first().copied();
-        // Groups keep their case: capitals followed by "iiii" are not one more group.
-        let same_case = chain.lens.is_empty() || !chain.all_upper || run.all_upper();
-        let group = same_case && first.is_some_and(|g| g >= 4 && run.letters == g && chain.lens.iter().all(|l| *l == g));
+        let group = first.is_some_and(|g| g >= 4 && run.letters == g && chain.lens.iter().all(|l| *l == g));
         // The last group is shorter when the group length does not divide 128; it completes the token.
-        let last_group = same_case
-            && first.is_some_and(|g| {
-                chain.lens.len() >= 2 && run.letters < g && chain.lens.iter().all(|l| *l == g) && chain.total() + run.letters == TOKEN_LEN
-            });
+        let last_group = first.is_some_and(|g| {
+            chain.lens.len() >= 2 && run.letters < g && chain.lens.iter().all(|l| *l == g) && chain.total() + run.letters == TOKEN_LEN
+        });
         let opens = labelled && first.is_none() && run.letters >= 4;
         // Groups, once they are groups, end at the first piece of another length.
         let grouped = chain.lens.len() >= 2 && first.is_some_and(|g| chain.lens.iter().all(|l| *l == g));
@@ -625,6 +669,7 @@ fn walk(runs: &[Run], words: &[Cow<[u8]>], gaps: &[Gap], j: usize, labelled: boo
         }
         chain.random += usize::from(random_looking(w) || run.letters >= LONG_RUN);
         chain.all_upper &= run.all_upper();
+        chain.upper += usize::from(run.all_upper());
         chain.lens.push(run.letters);
         chain.last = k;
         if last_group || chain.total() >= TOKEN_LEN || k + 1 >= runs.len() || gaps[k] == Gap::Other {

@@ -29,6 +29,16 @@ pub struct Redacted {
     /// How many of them are appTokens (or parts of one): renewing one is the Sponsor's work.
     pub apptokens_found: usize,
     pub findings: Vec<Finding>,
+    /// Where the author's own words end in `text`: a reply or forward header ends them (see
+    /// [`crate::quoted`]). Found once, on the raw text, and carried through masking.
+    pub own_end: usize,
+}
+
+impl Redacted {
+    /// The part of the masked text its author wrote.
+    pub fn own_words(&self) -> &str {
+        self.text.get(..self.own_end).unwrap_or(&self.text)
+    }
 }
 
 /// Checks at start-up that the built-in secret rules compiled, so that a broken build never runs
@@ -71,7 +81,8 @@ pub fn redact(raw: &str) -> Redacted {
     // Secrets are masked wherever they are, but what the diagnosis says about headers and values
     // must be about the author's own request, not one quoted from an earlier answer.
     let own = crate::quoted::own_words(raw);
-    if own.len() < raw.len() {
+    let own_len = own.len();
+    if own_len < raw.len() {
         scan.findings = diagnose::scan(own).findings;
     }
     let mut spans: Vec<(Range<usize>, Kind)> = scan.secret_spans.iter().map(|r| (r.clone(), Kind::AppToken)).collect();
@@ -83,7 +94,7 @@ pub fn redact(raw: &str) -> Redacted {
     }
     spans.retain(|(r, _)| r.start < r.end && raw.is_char_boundary(r.start) && raw.is_char_boundary(r.end));
     if spans.is_empty() {
-        return Redacted { text: raw.to_string(), secrets_found: 0, apptokens_found: 0, findings: scan.findings };
+        return Redacted { text: raw.to_string(), secrets_found: 0, apptokens_found: 0, findings: scan.findings, own_end: own_len };
     }
     spans.sort_by_key(|(r, _)| (r.start, std::cmp::Reverse(r.end)));
     let mut merged: Vec<(Range<usize>, Kind)> = Vec::with_capacity(spans.len());
@@ -100,18 +111,29 @@ pub fn redact(raw: &str) -> Redacted {
     }
     let (secrets_found, apptokens_found) = count_distinct(raw, &merged);
     let mut text = String::with_capacity(raw.len());
+    // Where the author's own words end, moved along as masks replace values.
+    let mut own_end = None;
     let mut at = 0;
     for (r, kind) in &merged {
         // Keep separator whitespace outside the mask readable; the value itself goes.
         let value = &raw[r.clone()];
         let lead = value.len() - value.trim_start().len();
         let trail = value.len() - value.trim_end().len();
-        text.push_str(&raw[at..r.start + lead]);
+        let copy_end = r.start + lead;
+        if own_end.is_none() && own_len <= copy_end {
+            own_end = Some(text.len() + own_len.saturating_sub(at));
+        }
+        text.push_str(&raw[at..copy_end]);
         text.push_str(if *kind == Kind::AppToken { MASK_APPTOKEN } else { MASK_SECRET });
-        at = (r.end - trail).max(r.start + lead);
+        let next = (r.end - trail).max(copy_end);
+        if own_end.is_none() && own_len < next {
+            own_end = Some(text.len());
+        }
+        at = next;
     }
+    let own_end = own_end.unwrap_or(text.len() + own_len.saturating_sub(at));
     text.push_str(&raw[at..]);
-    Redacted { text, secrets_found, apptokens_found, findings: scan.findings }
+    Redacted { text, secrets_found, apptokens_found, findings: scan.findings, own_end }
 }
 
 /// Distinct values among the masked spans, all and appTokens: the same token pasted twice, or

@@ -69,7 +69,11 @@ pub struct Item<C> {
 pub struct Pattern<C> {
     pub source: String,
     pub scope: Scope,
+    /// The positive items first, in order, then the negated ones: a negated item has no link,
+    /// so where it was written does not matter.
     pub items: Vec<Item<C>>,
+    /// How many of `items` are positive.
+    pub positives: usize,
 }
 
 impl<C> Pattern<C> {
@@ -86,7 +90,7 @@ impl<C> Pattern<C> {
             };
             items.push(Item { negated: it.negated, alts, link });
         }
-        Ok(Pattern { source: self.source, scope: self.scope, items })
+        Ok(Pattern { source: self.source, scope: self.scope, items, positives: self.positives })
     }
 }
 
@@ -232,7 +236,10 @@ pub fn parse(src: &str, default: Scope) -> Result<Pattern<Ref>, String> {
     if !items.iter().any(|i| !i.negated) {
         return Err(if items.is_empty() { "the pattern is empty".into() } else { "the pattern only says what is absent".into() });
     }
-    Ok(Pattern { source: src.trim().to_string(), scope, items })
+    let (mut positive, negated): (Vec<_>, Vec<_>) = items.into_iter().partition(|i| !i.negated);
+    let positives = positive.len();
+    positive.extend(negated);
+    Ok(Pattern { source: src.trim().to_string(), scope, items: positive, positives })
 }
 
 #[cfg(test)]
@@ -247,11 +254,11 @@ mod tests {
     fn items_links_and_scopes_parse() {
         let p = parse("[clause] negation >3:linkword (role | 'license manager') !checked ~4 cred", Scope::Sentence).unwrap();
         assert_eq!(p.scope, Scope::Clause);
-        assert_eq!(p.items.len(), 4);
+        assert_eq!((p.items.len(), p.positives), (4, 3));
         assert_eq!(p.items[1].alts, vec![c("role"), Ref::Literal("license manager".into())]);
         assert_eq!(p.items[1].link, Link::Then { max: Some(3), between: Some(c("linkword")) });
-        assert!(p.items[2].negated);
-        assert_eq!(p.items[3].link, Link::Near(4));
+        assert_eq!(p.items[2].link, Link::Near(4));
+        assert!(p.items[3].negated, "negated items come last");
         assert_eq!(parse("lose > token", Scope::Message).unwrap().scope, Scope::Message);
         assert_eq!(parse("[8] a b", Scope::Sentence).unwrap().scope, Scope::Window(8));
     }
