@@ -202,7 +202,9 @@ async fn main() -> anyhow::Result<()> {
                 let fresh = reqwest::Client::builder().pool_max_idle_per_host(0).build().ok();
                 let t = Instant::now();
                 let ok = match fresh {
-                    Some(c) => c.get(format!("{base}/healthz")).timeout(Duration::from_secs(5)).send().await.is_ok_and(|r| r.status() == 200),
+                    Some(c) => {
+                        c.get(format!("{base}/healthz")).timeout(Duration::from_secs(5)).send().await.is_ok_and(|r| r.status() == 200)
+                    }
                     None => false,
                 };
                 results.push((ok, t.elapsed()));
@@ -219,9 +221,17 @@ async fn main() -> anyhow::Result<()> {
             let (mut latencies, mut errors) = (Vec::new(), 0u64);
             while Instant::now() < until {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let body = serde_json::json!({"id": format!("n{i}"), "body": "Our new appKey gets 403 on every call, does it need a role?"});
+                let body =
+                    serde_json::json!({"id": format!("n{i}"), "body": "Our new appKey gets 403 on every call, does it need a role?"});
                 let t = Instant::now();
-                match client.post(format!("{base}/v1/tickets")).bearer_auth(API_TOKEN).json(&body).timeout(Duration::from_secs(5)).send().await {
+                match client
+                    .post(format!("{base}/v1/tickets"))
+                    .bearer_auth(API_TOKEN)
+                    .json(&body)
+                    .timeout(Duration::from_secs(5))
+                    .send()
+                    .await
+                {
                     Ok(r) if r.status() == 201 => latencies.push(t.elapsed()),
                     _ => errors += 1,
                 }

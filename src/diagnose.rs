@@ -282,10 +282,34 @@ fn whitespace_detail(value: &str, allowed_leading: usize) -> Option<String> {
     }
 }
 
+/// Whether a field is filled from a variable named for the other field: `appKey:
+/// process.env.VTEX_APP_TOKEN`, `'X-VTEX-API-AppToken': os.getenv('VTEX_KEY')`.
+fn named_for_the_other(body: &str, field: Field) -> bool {
+    let expr = body.split(['\n', ',', ';', '}']).next().unwrap_or("").trim();
+    let lower = expr.to_ascii_lowercase();
+    // An expression or a variable, not a literal value: `process.env.X`, `getenv('X')`, `$X`,
+    // `X_Y`. A quoted literal is a value, however it is spelled.
+    let variable = lower.contains("process.env")
+        || lower.contains("getenv")
+        || lower.contains("environ")
+        || lower.starts_with('$')
+        || (expr.starts_with(|c: char| c.is_ascii_alphabetic()) && expr.contains('_'));
+    variable
+        && match field {
+            Field::AppKey => lower.contains("token"),
+            Field::AppToken => lower.contains("key") && !lower.contains("token"),
+        }
+}
+
 fn inspect_value(raw: &str, after_sep: usize, field: Field, is_header: bool, open: &str, close: &str, scan: &mut Scan) {
     let rest = &raw[after_sep..];
     let gap = rest.len() - rest.trim_start_matches([' ', '\t', '\u{00A0}', '\u{200B}', '\u{FEFF}']).len();
     let body = &rest[gap..];
+    if named_for_the_other(body, field) {
+        let other = if field == Field::AppKey { "the appToken" } else { "the appKey" };
+        scan.findings.push(Finding { code: FindingCode::FieldsSwapped, field, detail: format!("a variable named for {other}") });
+        return;
+    }
     // `value` is what the field really carries, separator whitespace included where it counts;
     // `allowed` is how much leading whitespace is a normal separator.
     let (value, allowed): (&str, usize) = if is_header && !open.is_empty() && close.is_empty() {
@@ -480,6 +504,20 @@ mod tests {
     fn zero_width_space_in_a_value_is_reported() {
         let c = codes("X-VTEX-API-AppKey: vtexappkey-acme-\u{200B}ABCDEF");
         assert!(c.contains(&(FindingCode::InvisibleCharacter, Field::AppKey)));
+    }
+
+    #[test]
+    fn a_field_filled_from_the_other_fields_variable_is_a_swap() {
+        let js = "new VtexClient({\n  appKey: process.env.VTEX_APP_TOKEN,\n  appToken: process.env.VTEX_APP_KEY,\n});";
+        let c = codes(js);
+        assert!(
+            c.contains(&(FindingCode::FieldsSwapped, Field::AppKey)) && c.contains(&(FindingCode::FieldsSwapped, Field::AppToken)),
+            "{c:?}"
+        );
+        let py = "headers = {'X-VTEX-API-AppKey': os.getenv('VTEX_TOKEN'), 'X-VTEX-API-AppToken': os.getenv('VTEX_KEY')}";
+        assert!(codes(py).contains(&(FindingCode::FieldsSwapped, Field::AppKey)), "{:?}", codes(py));
+        let right = "appKey: process.env.VTEX_APP_KEY,\nappToken: process.env.VTEX_APP_TOKEN,";
+        assert!(codes(right).is_empty(), "{:?}", codes(right));
     }
 
     #[test]

@@ -30,10 +30,30 @@ pub fn normalise(text: &str) -> (String, ScriptHints) {
                 i += 1;
                 continue;
             }
+            // `\n` or `\r\n` typed into prose or code ("a trailing \n in the value") is a line
+            // break, as the rules call it.
+            if b == b'\\' && matches!(bytes.get(i + 1), Some(b'n' | b'r')) && !bytes.get(i + 2).is_some_and(u8::is_ascii_alphabetic) {
+                out.space(false);
+                out.flush();
+                out.buf.extend_from_slice(b"newline");
+                out.space(false);
+                i += if bytes.get(i + 1) == Some(&b'r') && bytes.get(i + 2) == Some(&b'\\') && bytes.get(i + 3) == Some(&b'n') {
+                    4
+                } else {
+                    2
+                };
+                continue;
+            }
             // Support text is mostly ASCII words: copy each run of them in one go.
             let start = i;
-            while i < bytes.len() && bytes[i].is_ascii() && !bytes[i].is_ascii_whitespace() {
+            while i < bytes.len() && bytes[i].is_ascii() && !bytes[i].is_ascii_whitespace() && bytes[i] != b'\\' {
                 i += 1;
+            }
+            if i == start {
+                i += 1;
+                out.flush();
+                out.buf.push(b'\\');
+                continue;
             }
             out.flush();
             out.buf.extend(bytes[start..i].iter().map(u8::to_ascii_lowercase));
@@ -127,6 +147,12 @@ mod tests {
         let (text, _) = normalise("key\u{200B}’s “role”");
         assert_eq!(text, "key's \"role\"");
         assert!(text.is_ascii());
+    }
+
+    #[test]
+    fn a_typed_backslash_n_reads_as_a_line_break() {
+        assert_eq!(normalise("a trailing \\n at the end, or \\r\\n").0, "a trailing newline at the end, or newline");
+        assert_eq!(normalise("C:\\new\\folder").0, "c:\\new\\folder");
     }
 
     #[test]

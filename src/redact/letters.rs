@@ -527,7 +527,14 @@ pub fn find(raw: &str) -> Vec<Hit> {
     // 3. Chains without a label: capitals, random pieces or equal groups, long enough.
     let mut i = 0;
     while i < n {
-        let chain = if masked[i].is_none() && token_piece(&runs[i], &words[i]) { walk(&runs, &words, &gaps, i, false) } else { None };
+        // A chain starts at a piece that could be a token's, or at the first of two long groups
+        // of one length (lower-case groups of eight look like words one by one).
+        let groups_start = i + 1 < n && runs[i].letters >= 8 && runs[i + 1].letters == runs[i].letters && gaps[i] != Gap::Other;
+        let chain = if masked[i].is_none() && (token_piece(&runs[i], &words[i]) || groups_start) {
+            walk(&runs, &words, &gaps, i, groups_start)
+        } else {
+            None
+        };
         let Some(c) = chain.filter(|c| c.last > i) else {
             i += 1;
             continue;
@@ -653,7 +660,9 @@ fn walk(runs: &[Run], words: &[Cow<[u8]>], gaps: &[Gap], j: usize, labelled: boo
             break;
         }
         let first = chain.lens.first().copied();
-        let group = first.is_some_and(|g| g >= 4 && run.letters == g && chain.lens.iter().all(|l| *l == g));
+        let last3 = &chain.lens[chain.lens.len().saturating_sub(3)..];
+        let running_groups = last3.len() == 3 && last3[0] >= 4 && last3.iter().all(|l| *l == last3[0]) && run.letters == last3[0];
+        let group = running_groups || first.is_some_and(|g| g >= 4 && run.letters == g && chain.lens.iter().all(|l| *l == g));
         // The last group is shorter when the group length does not divide 128; it completes the token.
         let last_group = first.is_some_and(|g| {
             chain.lens.len() >= 2 && run.letters < g && chain.lens.iter().all(|l| *l == g) && chain.total() + run.letters == TOKEN_LEN
@@ -672,7 +681,18 @@ fn walk(runs: &[Run], words: &[Cow<[u8]>], gaps: &[Gap], j: usize, labelled: boo
         chain.upper += usize::from(run.all_upper());
         chain.lens.push(run.letters);
         chain.last = k;
-        if last_group || chain.total() >= TOKEN_LEN || k + 1 >= runs.len() || gaps[k] == Gap::Other {
+        // A chain stops at a token's length, unless it is groups of one length: then it goes on
+        // while the groups do, because it may have started on letters before the token.
+        // (Found by `cargo fuzz run redact`: junk before a grouped token used up the 128 letters,
+        // and its last three groups stayed.)
+        let tail = &chain.lens[chain.lens.len().saturating_sub(3)..];
+        let groups_go_on = tail.len() == 3 && tail[0] >= 4 && tail.iter().all(|l| *l == tail[0]);
+        if last_group
+            || (chain.total() >= TOKEN_LEN && !groups_go_on)
+            || chain.total() >= 3 * TOKEN_LEN
+            || k + 1 >= runs.len()
+            || gaps[k] == Gap::Other
+        {
             break;
         }
         k += 1;
@@ -841,6 +861,15 @@ mod tests {
         let raw = format!("\u{1a}i{}-iiii\u{b}^", groups.join("\u{200b}"));
         let out = masked(&raw);
         assert!(!out.contains(&T[4..8]) && !out.contains(&T[120..124]), "{out}");
+    }
+
+    #[test]
+    fn letters_before_a_grouped_token_do_not_use_up_its_length() {
+        // Found by `cargo fuzz run redact`.
+        let groups: Vec<&str> = (0..128).step_by(8).map(|i| &T[i..i + 8]).collect();
+        let raw = format!("TO\u{ad}PPTTOOOHTOOOOOOO\u{ad}NDYUKENMSDNMOy{}EEEE,s'f", groups.join("-"));
+        let out = masked(&raw);
+        assert!(!out.contains(&T[104..112]) && !out.contains(&T[112..120]), "{out}");
     }
 
     #[test]
