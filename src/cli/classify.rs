@@ -71,7 +71,7 @@ pub fn run(rules: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
     if args.jsonl {
         let stdin = std::io::stdin();
         let stdout = std::io::stdout();
-        classify_jsonl(&classifier, stdin.lock(), BufWriter::with_capacity(1 << 16, stdout.lock()))?;
+        classify_jsonl(&classifier, stdin, BufWriter::with_capacity(1 << 16, stdout.lock()))?;
         return Ok(ExitCode::SUCCESS);
     }
     let text = match args.text {
@@ -106,68 +106,111 @@ pub fn run(rules: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Lines classified together: enough to keep both cores busy, few enough to answer an
-/// interactive reader at once.
-const CHUNK_LINES: usize = 4096;
+/// Lines handed to a worker at once: enough that the hand-over costs nothing per line, few
+/// enough that an interactive reader gets its answer at once (a batch also ends whenever no more
+/// input is waiting).
+const BATCH_LINES: usize = 1024;
+
+/// One batch of input lines: each line's number and its bytes in `buf`, or why it was not kept.
+struct Batch {
+    seq: u64,
+    buf: Vec<u8>,
+    lines: Vec<(usize, Result<std::ops::Range<usize>, u64>)>,
+    /// No more input was waiting after this batch: flush once it is written.
+    flush: bool,
+}
 
 /// Streams JSON lines through the classifier. A bad line becomes an error line for that input
 /// and the stream goes on; output order matches input order.
 ///
-/// Lines are read in chunks; each chunk is split among the cores, which parse, classify and
-/// serialise their part, and the parts are written in order. A chunk ends early when no more
-/// input is waiting, and the output is flushed then, so that a program feeding one line at a
-/// time gets each answer at once.
-pub fn classify_jsonl(classifier: &Classifier, input: impl Read, mut out: impl Write) -> anyhow::Result<()> {
-    let mut input = BufReader::with_capacity(1 << 16, input);
+/// A reader thread cuts the input into batches; the workers (one per core) parse, classify and
+/// serialise whole batches; this thread writes the results in input order. Memory stays flat:
+/// at most a few batches are in flight.
+pub fn classify_jsonl(classifier: &Classifier, input: impl Read + Send, mut out: impl Write) -> anyhow::Result<()> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
-    let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
-    // Per line of the chunk: its number and where it is in `buf`, or why it was not kept.
-    let mut lines: Vec<(usize, Result<std::ops::Range<usize>, u64>)> = Vec::with_capacity(CHUNK_LINES);
-    let mut line_no = 0usize;
-    let mut done = false;
+    let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<Batch>(workers * 2);
+    let work_rx = std::sync::Mutex::new(work_rx);
+    let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<(u64, Vec<u8>, bool)>(workers * 2);
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let reader = scope.spawn(move || read_batches(input, work_tx));
+        for _ in 0..workers {
+            let (rx, tx) = (&work_rx, done_tx.clone());
+            scope.spawn(move || loop {
+                let batch = match rx.lock() {
+                    Ok(rx) => rx.recv(),
+                    Err(_) => return,
+                };
+                let Ok(batch) = batch else { return };
+                let rendered = render_lines(classifier, &batch.buf, &batch.lines);
+                if tx.send((batch.seq, rendered, batch.flush)).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(done_tx);
+        // Results arrive in any order; write them in input order.
+        let mut pending = std::collections::BTreeMap::new();
+        let mut next = 0u64;
+        let mut written = Ok(());
+        for (seq, bytes, flush) in done_rx {
+            pending.insert(seq, (bytes, flush));
+            while let Some((bytes, flush)) = pending.remove(&next) {
+                next += 1;
+                if written.is_ok() {
+                    written = out.write_all(&bytes).and_then(|()| if flush { out.flush() } else { Ok(()) });
+                }
+            }
+            if written.is_err() {
+                // Stop reading: the output has gone away.
+                break;
+            }
+        }
+        written.context("cannot write to stdout")?;
+        match reader.join() {
+            Ok(result) => result,
+            Err(_) => anyhow::bail!("the input reader stopped unexpectedly"),
+        }
+    })?;
+    out.flush().context("cannot write to stdout")?;
+    Ok(())
+}
+
+fn read_batches(input: impl Read, work: std::sync::mpsc::SyncSender<Batch>) -> anyhow::Result<()> {
+    let mut input = BufReader::with_capacity(1 << 16, input);
+    let (mut line_no, mut seq, mut done) = (0usize, 0u64, false);
     while !done {
-        buf.clear();
-        lines.clear();
-        while lines.len() < CHUNK_LINES {
-            let start = buf.len();
-            match super::append_line(&mut input, &mut buf, super::MAX_LINE_BYTES).context("cannot read stdin")? {
+        let mut batch = Batch { seq, buf: Vec::with_capacity(1 << 17), lines: Vec::with_capacity(BATCH_LINES), flush: false };
+        while batch.lines.len() < BATCH_LINES {
+            let start = batch.buf.len();
+            match super::append_line(&mut input, &mut batch.buf, super::MAX_LINE_BYTES).context("cannot read stdin")? {
                 super::LineRead::End => {
                     done = true;
                     break;
                 }
                 super::LineRead::TooLong(n) => {
                     line_no += 1;
-                    lines.push((line_no, Err(n)));
+                    batch.lines.push((line_no, Err(n)));
                 }
                 super::LineRead::Line(_) => {
                     line_no += 1;
-                    lines.push((line_no, Ok(start..buf.len())));
+                    batch.lines.push((line_no, Ok(start..batch.buf.len())));
                 }
             }
             if input.buffer().is_empty() {
+                batch.flush = true;
                 break;
             }
         }
-        if lines.is_empty() {
+        batch.flush |= done;
+        if batch.lines.is_empty() && !done {
             continue;
         }
-        let parts: Vec<Vec<u8>> = if workers == 1 || lines.len() < 64 {
-            vec![render_lines(classifier, &buf, &lines)]
-        } else {
-            let per = lines.len().div_ceil(workers);
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = lines.chunks(per).map(|part| scope.spawn(|| render_lines(classifier, &buf, part))).collect();
-                handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
-            })
-        };
-        for part in parts {
-            out.write_all(&part)?;
+        if work.send(batch).is_err() {
+            // The writer stopped: nothing more to do.
+            return Ok(());
         }
-        if input.buffer().is_empty() {
-            out.flush().context("cannot write to stdout")?;
-        }
+        seq += 1;
     }
-    out.flush().context("cannot write to stdout")?;
     Ok(())
 }
 
