@@ -2,18 +2,18 @@
 //! holds 20,000 hostile connections while a normal client's tickets keep getting answers.
 //!
 //! ```sh
-//! cargo build --release && cargo run --release --example bench_hostile -- [CONNECTIONS] [SECONDS]
+//! cargo build --release && cargo run --release --example bench_hostile -- [CONNECTIONS] [SECONDS] [ADDRESSES]
 //! ```
 //!
-//! The hostile connections come from 100 loopback addresses (127.0.0.2 and up, all of them this
-//! machine), each client bounded by the server's per-client cap and timeouts:
+//! The hostile connections come from 100 loopback addresses by default (127.0.1.2 and up, all of
+//! them this machine), each client bounded by the server's per-client cap and timeouts:
 //! - 45% send half of a request's headers and stall (slowloris);
 //! - 45% send headers announcing a body, then a byte every two seconds (slow body);
 //! - 10% send requests with made-up methods, one new connection after another.
 //!
 //! Every hostile connection reconnects as soon as it is dropped, so the attack keeps the server
 //! at its caps for the whole run. The normal client (127.0.0.1) posts tickets with unique ids on
-//! four keep-alive connections, and a probe opens a new connection to `/healthz` every second.
+//! four keep-alive connections from a process of its own, and a probe opens a new connection to `/healthz` every second.
 //! The report gives the normal client's tickets/s and latency percentiles, the probe's results,
 //! the server's peak RSS, and what the hostile connections met.
 
@@ -27,7 +27,6 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpSocket;
 
 const API_TOKEN: &str = "bench-hostile-token";
-const ATTACKERS: u32 = 100;
 
 #[derive(Default)]
 struct Tally {
@@ -44,8 +43,14 @@ fn raise_fd_limit() -> u64 {
     // SAFETY: getrlimit and setrlimit read and write only the struct passed to them.
     unsafe {
         libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
-        lim.rlim_cur = lim.rlim_max;
-        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        // Root may raise the hard limit too; anyone else gets the hard limit they have.
+        let wanted = libc::rlimit { rlim_cur: lim.rlim_max.max(65_536), rlim_max: lim.rlim_max.max(65_536) };
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) == 0 {
+            lim = wanted;
+        } else {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
     }
     lim.rlim_cur
 }
@@ -123,11 +128,52 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
+async fn attack(address: SocketAddr, connections: usize, seconds: u64, addresses: u32) -> anyhow::Result<()> {
+    raise_fd_limit();
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let tally = Arc::new(Tally::default());
+    let seq = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::with_capacity(connections);
+    for i in 0..connections {
+        let kind = match i % 20 {
+            0..=8 => 0,
+            9..=17 => 1,
+            _ => 2,
+        };
+        let n = i as u32 % addresses;
+        let source = [127, 0, (1 + n / 250) as u8, (2 + n % 250) as u8];
+        tasks.push(tokio::spawn(hostile(kind, source, address, until, tally.clone(), seq.clone())));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    let t = &tally;
+    println!(
+        "  connects {} (errors {}), refused with 503: {}, request timed out (408): {}, closed by the server: {}, answered: {}",
+        t.connects.load(Ordering::Relaxed),
+        t.connect_errors.load(Ordering::Relaxed),
+        t.refused_503.load(Ordering::Relaxed),
+        t.timed_out_408.load(Ordering::Relaxed),
+        t.closed_by_server.load(Ordering::Relaxed),
+        t.answered.load(Ordering::Relaxed)
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("--attack") {
+        args.next();
+        let address: SocketAddr = args.next().unwrap_or_default().parse()?;
+        let connections: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(20_000);
+        let seconds: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(30);
+        let addresses: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(100);
+        return attack(address, connections, seconds, addresses).await;
+    }
     let connections: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(20_000);
     let seconds: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(30);
+    let addresses: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(100).clamp(1, 250 * 200);
     let fds = raise_fd_limit();
     let exe = std::env::current_exe()?;
     let binary = exe.parent().and_then(|p| p.parent()).map(|p| p.join("triage")).filter(|p| p.exists());
@@ -148,7 +194,7 @@ async fn main() -> anyhow::Result<()> {
     let address: SocketAddr = loop {
         let Some(line) = lines.next_line().await? else { anyhow::bail!("the server ended before it listened") };
         if let Some(rest) = line.split("http://").nth(1) {
-            break rest.trim_end_matches('/').trim().parse()?;
+            break rest.split_whitespace().next().unwrap_or_default().trim_end_matches('/').parse()?;
         }
     };
     // Keep draining the server's log, and count its refusal warnings.
@@ -171,20 +217,16 @@ async fn main() -> anyhow::Result<()> {
     let base_rss = rss_kb(pid);
     println!("server pid {pid} on {address}; fd limit {fds}; RSS before the attack {} MB", base_rss / 1024);
 
+    // The attack runs in a process of its own, so that its 20,000 sockets do not use up the normal
+    // client's descriptors: a client that cannot open a socket would be measuring itself.
+    let mut attack = Command::new(&exe)
+        .args(["--attack", &address.to_string(), &connections.to_string(), &seconds.to_string(), &addresses.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()?;
+    // Let the attack reach the server's caps before the normal client starts measuring.
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let started = Instant::now();
-    let until = started + Duration::from_secs(seconds);
-    let tally = Arc::new(Tally::default());
-    let seq = Arc::new(AtomicU64::new(0));
-    for i in 0..connections {
-        let kind = match i % 20 {
-            0..=8 => 0,
-            9..=17 => 1,
-            _ => 2,
-        };
-        let source = [127, 0, 1, (2 + i as u32 % ATTACKERS) as u8];
-        tokio::spawn(hostile(kind, source, address, until, tally.clone(), seq.clone()));
-    }
-
+    let until = started + Duration::from_secs(seconds.saturating_sub(3).max(1));
     let peak = Arc::new(AtomicU64::new(base_rss));
     let sampler_peak = peak.clone();
     tokio::spawn(async move {
@@ -218,7 +260,7 @@ async fn main() -> anyhow::Result<()> {
     for _ in 0..4 {
         let (client, base, next) = (client.clone(), base.clone(), next.clone());
         workers.push(tokio::spawn(async move {
-            let (mut latencies, mut errors) = (Vec::new(), 0u64);
+            let (mut latencies, mut errors, mut first_error) = (Vec::new(), 0u64, None::<String>);
             while Instant::now() < until {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let body =
@@ -233,18 +275,29 @@ async fn main() -> anyhow::Result<()> {
                     .await
                 {
                     Ok(r) if r.status() == 201 => latencies.push(t.elapsed()),
-                    _ => errors += 1,
+                    Ok(r) => {
+                        errors += 1;
+                        first_error.get_or_insert_with(|| format!("status {}", r.status()));
+                    }
+                    Err(e) => {
+                        errors += 1;
+                        first_error.get_or_insert_with(|| format!("{e:?}"));
+                    }
                 }
             }
-            (latencies, errors)
+            (latencies, errors, first_error)
         }));
     }
     let mut latencies = Vec::new();
     let mut errors = 0;
+    let mut first_errors = Vec::new();
     for w in workers {
-        let (l, e) = w.await?;
+        let (l, e, first) = w.await?;
         latencies.extend(l);
         errors += e;
+        if let Some(first) = first {
+            first_errors.push(first);
+        }
     }
     let elapsed = started.elapsed().as_secs_f64();
     let probes = probe.await?;
@@ -254,17 +307,13 @@ async fn main() -> anyhow::Result<()> {
     let refused: String =
         metrics.lines().find(|l| l.starts_with("triage_connections_refused_total")).unwrap_or("triage_connections_refused_total ?").into();
     latencies.sort();
-    let t = &tally;
-    println!("hostile connections: {connections} from {ATTACKERS} addresses for {seconds} s");
-    println!(
-        "  connects {} (errors {}), refused with 503: {}, request timed out (408): {}, closed by the server: {}, answered: {}",
-        t.connects.load(Ordering::Relaxed),
-        t.connect_errors.load(Ordering::Relaxed),
-        t.refused_503.load(Ordering::Relaxed),
-        t.timed_out_408.load(Ordering::Relaxed),
-        t.closed_by_server.load(Ordering::Relaxed),
-        t.answered.load(Ordering::Relaxed)
-    );
+    let mut attack_report = String::new();
+    if let Some(mut out) = attack.stdout.take() {
+        std::io::Read::read_to_string(&mut out, &mut attack_report)?;
+    }
+    let _ = attack.wait();
+    println!("hostile connections: {connections} from {addresses} addresses for {seconds} s");
+    print!("{attack_report}");
     println!(
         "normal client: {} tickets in {elapsed:.1} s = {:.0}/s, errors {errors}; p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         latencies.len(),
@@ -273,6 +322,9 @@ async fn main() -> anyhow::Result<()> {
         percentile(&latencies, 0.99).as_secs_f64() * 1e3,
         latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3
     );
+    for first in &first_errors {
+        println!("  first error of a normal worker: {first}");
+    }
     let ok = probes.iter().filter(|(ok, _)| *ok).count();
     let worst = probes.iter().map(|(_, d)| *d).max().unwrap_or_default();
     println!("/healthz on a new connection every second: {ok} of {} answered, slowest {:.1} ms", probes.len(), worst.as_secs_f64() * 1e3);

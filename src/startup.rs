@@ -55,9 +55,8 @@ impl Application {
         if loopback_forced {
             listen.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
         }
-        let listener = TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("cannot listen on {listen}; is another process using it? pass another --listen"))?;
+        let listener =
+            listen_on(listen).with_context(|| format!("cannot listen on {listen}; is another process using it? pass another --listen"))?;
         let address = listener.local_addr().context("cannot read the bound address")?;
         let metrics = Arc::new(Metrics::default());
         let http_config = settings.config.http.clone();
@@ -106,7 +105,8 @@ impl Application {
         // Stops accepting on the signal, then gives in-flight requests a bounded grace period: a
         // hung client must not keep the process (and the database) open forever.
         let refused = self.metrics.connections_refused.clone();
-        http::server::serve(self.listener, self.router, self.limits, shutdown, http::SHUTDOWN_GRACE, refused).await;
+        let evicted = self.metrics.connections_evicted.clone();
+        http::server::serve(self.listener, self.router, self.limits, shutdown, http::SHUTDOWN_GRACE, refused, evicted).await;
         if let Some(bot) = self.discord {
             bot.shutdown().await;
         }
@@ -200,3 +200,15 @@ pub async fn shutdown_signal() {
     }
     tracing::info!("shutting down: finishing in-flight requests");
 }
+
+/// Binds with a long accept queue. Under a connection flood the kernel drops SYNs once the queue
+/// is full, and a dropped SYN costs the client a full second before it retries: a load balancer's
+/// health check would read that as an outage. The kernel caps the length at `somaxconn`.
+fn listen_on(address: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if address.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
+const LISTEN_BACKLOG: u32 = 8192;

@@ -47,6 +47,8 @@ pub struct Metrics {
     pub auth_failures: Counter,
     /// Connections turned away at a cap.
     pub connections_refused: Counter,
+    /// Connections never answered, closed at the cap in all to make room for new ones.
+    pub connections_evicted: Counter,
 }
 
 impl Default for Metrics {
@@ -68,7 +70,23 @@ impl Default for Metrics {
         let connections_refused = Counter::default();
         registry.register("auth_failures", "Requests and logins with a wrong token or session", auth_failures.clone());
         registry.register("connections_refused", "Connections refused at the connection caps", connections_refused.clone());
-        Metrics { registry, requests, latency, classifications, replies, suppressions, auth_failures, connections_refused }
+        let connections_evicted = Counter::default();
+        registry.register(
+            "connections_evicted",
+            "Connections never answered, closed at the connection cap to make room",
+            connections_evicted.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            classifications,
+            replies,
+            suppressions,
+            auth_failures,
+            connections_refused,
+            connections_evicted,
+        }
     }
 }
 

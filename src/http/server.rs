@@ -5,7 +5,11 @@
 //!   included (slow bodies, answered 408), and an idle timeout between requests;
 //! - a bounded read buffer per connection.
 //!
-//! A connection over a cap gets a short `503` and is closed at once, before any of it is read.
+//! A connection over a client's cap gets a short `503` and is closed at once, before any of it
+//! is read. At the cap in all, a new connection takes the place of the oldest connection that has
+//! not yet been answered a successful request (a slow header or a slow body, most likely): many
+//! addresses holding half-sent requests must not lock everyone else out. Only when every open
+//! connection has been answered is a new one refused.
 //! The per-client cap uses the TCP peer address; behind a reverse proxy every connection comes
 //! from the proxy, so raise `max_connections_per_client` there (or set it to 0) and let the proxy
 //! bound its clients.
@@ -15,7 +19,7 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::{pin, Pin};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -25,9 +29,12 @@ use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use prometheus_client::metrics::counter::Counter;
+use std::collections::VecDeque;
+use std::sync::Weak;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Semaphore};
+
+use tokio::sync::{watch, Notify};
 use tower::ServiceExt;
 
 /// How much a server lets its clients take.
@@ -105,7 +112,107 @@ struct Activity {
     started: Option<Instant>,
     last_ms: AtomicU64,
     in_flight: AtomicUsize,
+    /// A request on it was answered with a success: a real client, never evicted.
+    proven: AtomicBool,
+    evicted: AtomicBool,
+    evict: Notify,
 }
+
+/// Every open connection, and the ones that may be evicted, oldest first.
+struct Pool {
+    max: usize,
+    open: AtomicUsize,
+    unproven: Mutex<VecDeque<Weak<Activity>>>,
+    emptied: Notify,
+    evictions: Counter,
+    last_log: Mutex<Option<Instant>>,
+}
+
+/// One open connection's place in the pool.
+struct PoolSlot(Arc<Pool>);
+
+impl Drop for PoolSlot {
+    fn drop(&mut self) {
+        let was = self.0.open.fetch_sub(1, Ordering::AcqRel);
+        if was == 1 || was > self.0.max {
+            self.0.emptied.notify_waiters();
+        }
+    }
+}
+
+/// Why a connection found no place.
+enum NoPlace {
+    /// Every open connection has been answered: the cap is really reached.
+    Full,
+    /// Evicted connections have not closed yet.
+    Closing,
+}
+
+impl Pool {
+    /// A place for a new connection: a free one, or the place of the oldest connection not yet
+    /// proven, which is told to close.
+    fn enter(self: &Arc<Self>, activity: &Arc<Activity>) -> Result<PoolSlot, NoPlace> {
+        let mut unproven = self.unproven.lock().unwrap_or_else(|e| e.into_inner());
+        let open = self.open.load(Ordering::Acquire);
+        if open >= self.max {
+            // An evicted connection frees its place a moment later; past this margin, wait for it.
+            if open >= self.max + EVICTION_MARGIN {
+                return Err(NoPlace::Closing);
+            }
+            let victim = std::iter::from_fn(|| unproven.pop_front())
+                .filter_map(|w| w.upgrade())
+                .find(|a| !a.proven.load(Ordering::Acquire) && !a.evicted.swap(true, Ordering::AcqRel));
+            let victim = victim.ok_or(NoPlace::Full)?;
+            victim.evict.notify_one();
+            self.evictions.inc();
+            let mut last = self.last_log.lock().unwrap_or_else(|e| e.into_inner());
+            if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
+                *last = Some(Instant::now());
+                tracing::warn!(
+                    cap = self.max,
+                    "the connection cap is reached: connections never answered are closed, oldest first, to make room"
+                );
+            }
+        }
+        // Ended and proven connections leave their entries behind; sweep them out now and then.
+        if unproven.len() >= 2 * self.max.max(64) {
+            unproven.retain(|w| w.upgrade().is_some_and(|a| !a.proven.load(Ordering::Acquire)));
+        }
+        unproven.push_back(Arc::downgrade(activity));
+        // Only the accept loop enters, under the lock: the count read above still holds.
+        self.open.fetch_add(1, Ordering::AcqRel);
+        Ok(PoolSlot(self.clone()))
+    }
+
+    /// `enter`, waiting a moment for evicted connections to close rather than refusing.
+    async fn enter_soon(self: &Arc<Self>, activity: &Arc<Activity>) -> Result<PoolSlot, NoPlace> {
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(250);
+        loop {
+            let freed = self.emptied.notified();
+            match self.enter(activity) {
+                Err(NoPlace::Closing) => {
+                    if tokio::time::timeout_at(deadline, freed).await.is_err() {
+                        return Err(NoPlace::Closing);
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn until_empty(&self) {
+        loop {
+            let emptied = self.emptied.notified();
+            if self.open.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            emptied.await;
+        }
+    }
+}
+
+/// How far the pool may run over its cap while evicted connections close.
+const EVICTION_MARGIN: usize = 64;
 
 impl Activity {
     fn touch(&self) {
@@ -172,9 +279,17 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
     refused: Counter,
+    evicted: Counter,
 ) {
-    let max = limits.max_connections.clamp(1, Semaphore::MAX_PERMITS);
-    let permits = Arc::new(Semaphore::new(max));
+    let max = limits.max_connections.max(1);
+    let pool = Arc::new(Pool {
+        max,
+        open: AtomicUsize::new(0),
+        unproven: Mutex::default(),
+        emptied: Notify::new(),
+        evictions: evicted,
+        last_log: Mutex::default(),
+    });
     let clients = Arc::new(Clients::default());
     let refusals = Arc::new(Refusals { since_log: AtomicU64::new(0), last: Mutex::new(None), total: refused });
     let (close_tx, close_rx) = watch::channel(false);
@@ -197,14 +312,15 @@ pub async fn serve(
                 }
             },
         };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            let _ = stream.try_write(BUSY);
-            refusals.note(&format!("the connection cap ({max}) is reached"), peer.ip());
-            continue;
-        };
         let Some(slot) = clients.enter(peer.ip(), limits.max_connections_per_client) else {
             let _ = stream.try_write(BUSY);
             refusals.note(&format!("a client is at its cap of {} connections", limits.max_connections_per_client), peer.ip());
+            continue;
+        };
+        let activity = Arc::new(Activity { started: Some(Instant::now()), ..Activity::default() });
+        let Ok(permit) = pool.enter_soon(&activity).await else {
+            let _ = stream.try_write(BUSY);
+            refusals.note(&format!("the connection cap ({max}) is reached and every connection is in use"), peer.ip());
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -212,20 +328,25 @@ pub async fn serve(
         let limits = limits.clone();
         let close = close_rx.clone();
         tokio::spawn(async move {
-            connection(stream, peer, router, &limits, close).await;
+            connection(stream, peer, activity, router, &limits, close).await;
             drop(slot);
             drop(permit);
         });
     }
     let _ = close_tx.send(true);
-    // Every connection holds a permit until it ends: having them all back means all are done.
-    if tokio::time::timeout(grace, permits.acquire_many(max as u32)).await.is_err() {
+    if tokio::time::timeout(grace, pool.until_empty()).await.is_err() {
         tracing::warn!("in-flight requests did not finish within {grace:?}; stopping anyway");
     }
 }
 
-async fn connection(stream: TcpStream, peer: SocketAddr, router: Router, limits: &Limits, mut close: watch::Receiver<bool>) {
-    let activity = Arc::new(Activity { started: Some(Instant::now()), ..Activity::default() });
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    activity: Arc<Activity>,
+    router: Router,
+    limits: &Limits,
+    mut close: watch::Receiver<bool>,
+) {
     let io = TokioIo::new(Watched { inner: stream, activity: activity.clone() });
     let on_request = activity.clone();
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
@@ -235,6 +356,9 @@ async fn connection(stream: TcpStream, peer: SocketAddr, router: Router, limits:
         let router = router.clone();
         async move {
             let response = router.oneshot(req.map(axum::body::Body::new)).await;
+            if response.as_ref().is_ok_and(|r| r.status().is_success() || r.status().is_redirection()) {
+                guard.0.proven.store(true, Ordering::Release);
+            }
             drop(guard);
             response
         }
@@ -251,6 +375,10 @@ async fn connection(stream: TcpStream, peer: SocketAddr, router: Router, limits:
                 if let Err(e) = result {
                     tracing::debug!(error = %e, "connection ended with an error");
                 }
+                return;
+            }
+            () = activity.evict.notified() => {
+                tracing::debug!(client = %peer, "closing a connection that was never answered, to make room");
                 return;
             }
             changed = close.changed(), if !closing => {

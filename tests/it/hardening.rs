@@ -114,6 +114,79 @@ async fn a_client_over_its_connection_cap_is_refused_and_others_are_still_served
     app.stop().await;
 }
 
+/// A connection that has been answered once, kept open.
+async fn answered_connection(to: SocketAddr) -> TcpStream {
+    let mut s = TcpStream::connect(to).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
+    let (reply, closed) = read_until_closed(&mut s, Duration::from_millis(500)).await;
+    assert!(reply.starts_with("HTTP/1.1 200") && !closed, "{reply}");
+    s
+}
+
+#[tokio::test]
+async fn at_the_cap_in_all_a_new_client_takes_the_place_of_the_oldest_connection_never_answered() {
+    let app = spawn_app_with(
+        config(|c| {
+            c.http.max_connections = 4;
+            c.http.max_connections_per_client = 0;
+        }),
+        Some(API_TOKEN),
+        "127.0.0.1:0",
+    )
+    .await;
+    let mut answered = answered_connection(app.address).await;
+    let mut stalled = Vec::new();
+    for _ in 0..3 {
+        let mut s = TcpStream::connect(app.address).await.unwrap();
+        s.write_all(b"POST /v1/tickets HTTP/1.1\r\nhost: x\r\nx-slow: ").await.unwrap();
+        stalled.push(s);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut newcomer = TcpStream::connect(app.address).await.unwrap();
+    newcomer.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").await.unwrap();
+    let (reply, _) = read_until_closed(&mut newcomer, Duration::from_secs(3)).await;
+    assert!(reply.starts_with("HTTP/1.1 200"), "the newcomer got: {reply}");
+    let (oldest, closed) = read_until_closed(&mut stalled[0], Duration::from_secs(2)).await;
+    assert!(closed && oldest.is_empty(), "the oldest stalled connection must be closed, without a reply: {oldest:?}");
+    let (_, closed) = read_until_closed(&mut stalled[1], Duration::from_millis(300)).await;
+    assert!(!closed, "only one place was needed, so only one stalled connection goes");
+    answered.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
+    let (again, _) = read_until_closed(&mut answered, Duration::from_millis(500)).await;
+    assert!(again.starts_with("HTTP/1.1 200"), "an answered connection keeps its place: {again}");
+    let metrics = app.get("/metrics").send().await.unwrap().text().await.unwrap();
+    let evicted =
+        metrics.lines().find_map(|l| l.strip_prefix("triage_connections_evicted_total ")).and_then(|v| v.trim().parse::<f64>().ok());
+    assert_eq!(evicted, Some(1.0), "{metrics}");
+    drop(stalled);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn at_the_cap_in_all_with_every_connection_answered_a_new_one_is_refused() {
+    let app = spawn_app_with(
+        config(|c| {
+            c.http.max_connections = 3;
+            c.http.max_connections_per_client = 0;
+        }),
+        Some(API_TOKEN),
+        "127.0.0.1:0",
+    )
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(answered_connection(app.address).await);
+    }
+    let mut fourth = TcpStream::connect(app.address).await.unwrap();
+    let (reply, closed) = read_until_closed(&mut fourth, Duration::from_secs(3)).await;
+    assert!(reply.starts_with("HTTP/1.1 503") && closed, "{reply}");
+    for s in &mut held {
+        s.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
+        let (again, _) = read_until_closed(s, Duration::from_millis(500)).await;
+        assert!(again.starts_with("HTTP/1.1 200"), "{again}");
+    }
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn numeric_ids_are_kept_exactly_or_refused() {
     let app = spawn_app(Some(API_TOKEN), "127.0.0.1:0").await;
