@@ -37,6 +37,7 @@ async fn main() -> anyhow::Result<()> {
         database: dir.path().join("bench.db"),
         rules: None,
         config: Config::default(),
+        connectors: None,
     };
     let app = Application::build(settings).await?;
     let url = format!("http://{}/v1/tickets", app.address());

@@ -27,6 +27,47 @@ pub struct Config {
     pub recurrence: RecurrenceConfig,
     pub http: HttpConfig,
     pub discord: DiscordConfig,
+    /// Helpdesk connectors; each one is on when its table is present.
+    pub helpdesk: HelpdesksConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HelpdesksConfig {
+    pub zendesk: Option<HelpdeskConfig>,
+    pub freshdesk: Option<HelpdeskConfig>,
+    pub zammad: Option<HelpdeskConfig>,
+}
+
+/// One helpdesk. Its secrets come from the environment only (see `helpdesk::Secrets`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HelpdeskConfig {
+    /// The API base, e.g. `https://acme.zendesk.com`.
+    pub url: String,
+    /// Zendesk: the agent the API token belongs to.
+    pub email: Option<String>,
+    /// At or above it the reply is public; without it, replies are internal notes.
+    pub public_min_confidence: Option<f64>,
+    /// Only these categories may be public (default: any).
+    #[serde(default)]
+    pub public_categories: Vec<String>,
+    /// A reply not posted within this time is given up, and its case marked failed.
+    #[serde(default = "give_up_after", deserialize_with = "duration")]
+    pub give_up_after: Duration,
+    /// Time one API call may take.
+    #[serde(default = "api_timeout", deserialize_with = "duration")]
+    pub timeout: Duration,
+    /// Zammad: the login of the API token's user, whose articles are ours and never answered.
+    pub bot_login: Option<String>,
+}
+
+fn give_up_after() -> Duration {
+    Duration::from_secs(24 * 3600)
+}
+
+fn api_timeout() -> Duration {
+    Duration::from_secs(10)
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -200,6 +241,21 @@ impl Config {
         ] {
             if d.is_zero() {
                 return Err(format!("http.{name} must be longer than 0s"));
+            }
+        }
+        for (name, h) in [("zendesk", &self.helpdesk.zendesk), ("freshdesk", &self.helpdesk.freshdesk), ("zammad", &self.helpdesk.zammad)] {
+            let Some(h) = h else { continue };
+            if !(h.url.starts_with("http://") || h.url.starts_with("https://")) {
+                return Err(format!("helpdesk.{name}.url `{}` must start with https:// (or http:// for a local test)", h.url));
+            }
+            if let Some(m) = h.public_min_confidence.filter(|m| !(0.0..=1.0).contains(m)) {
+                return Err(format!("helpdesk.{name}.public_min_confidence {m} must be between 0 and 1"));
+            }
+            if name == "zendesk" && h.email.as_deref().is_none_or(|e| !e.contains('@')) {
+                return Err("helpdesk.zendesk.email must be the e-mail of the agent whose API token triage uses".into());
+            }
+            if h.give_up_after.is_zero() || h.timeout.is_zero() {
+                return Err(format!("helpdesk.{name}.give_up_after and timeout must be longer than 0s"));
             }
         }
         if let Some(url) = &self.discord.proxy_url {

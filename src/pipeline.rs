@@ -30,6 +30,8 @@ pub struct Incoming {
     pub text: String,
     /// Answer in this language (a ticket's declared language) instead of the detected one.
     pub reply_language: Option<Language>,
+    /// A helpdesk ticket: the reply goes to the outbox, to be posted through its API.
+    pub ticket: Option<(crate::helpdesk::Helpdesk, String)>,
 }
 
 impl Incoming {
@@ -46,6 +48,7 @@ impl Incoming {
             received_at: None,
             text: text.into(),
             reply_language: None,
+            ticket: None,
         }
     }
 }
@@ -270,6 +273,7 @@ impl Core {
         let mut slots = Vec::with_capacity(jobs.len());
         let mut fresh: Vec<NewCase> = Vec::with_capacity(jobs.len());
         let mut decisions = Vec::with_capacity(jobs.len());
+        let mut tickets = Vec::with_capacity(jobs.len());
         for Job { msg, classification: c, channel, delivery } in jobs {
             if check {
                 if let Some(id) = store::cases::stored_id(conn, msg.source, &msg.source_id)? {
@@ -293,6 +297,12 @@ impl Core {
                     let count_up_to = if channel.backlog { 1 } else { store::history::PRIOR_CAP };
                     let mut h = store::history::lookup(conn, &query, self.policy.recurrence_window_secs, count_up_to, cooldown)?;
                     add_chunk_history(&mut h, &fresh, &query, self.policy.recurrence_window_secs);
+                    if let (Some(_), Some(thread)) = (&msg.ticket, msg.thread_id.as_deref()) {
+                        let replied = |e: &&NewCase| matches!(e.reply_status, ReplyStatus::Sent | ReplyStatus::Pending);
+                        h.answered_in_thread =
+                            fresh.iter().filter(replied).any(|e| e.thread_id.as_deref() == Some(thread) && e.category == category)
+                                || store::history::answered_in_thread(conn, thread, category)?;
+                    }
                     h
                 }
                 None => History::default(),
@@ -303,6 +313,16 @@ impl Core {
             let decision = respond::decide(self.classifier.pack(), c, &history, &policy, &channel);
             slots.push(Slot::New(fresh.len()));
             fresh.push(new_case(msg, c, at, &decision, *delivery));
+            tickets.push(match (&msg.ticket, &decision.text) {
+                (Some((helpdesk, ticket_id)), Some(body)) if decision.posts() => Some(store::outbox::NewDelivery {
+                    helpdesk: *helpdesk,
+                    ticket_id: ticket_id.clone(),
+                    public: decision.public,
+                    body: body.clone(),
+                    tags: decision.tags.clone(),
+                }),
+                _ => None,
+            });
             decisions.push(decision);
         }
         let mut ids = Vec::with_capacity(fresh.len());
@@ -311,6 +331,13 @@ impl Core {
                 Some(id) => ids.push(id),
                 None if !check => return Ok(None),
                 None => return Err(impossible(&format!("case {} appeared between its duplicate check and its insert", case.source_id))),
+            }
+        }
+        // The reply is on its way from the moment the case is: same transaction.
+        let now_ms = crate::helpdesk::outbox::now_ms();
+        for (id, ticket) in ids.iter().zip(&tickets) {
+            if let Some(delivery) = ticket {
+                store::outbox::insert(conn, *id, delivery, now_ms)?;
             }
         }
         let mut handled: Vec<Option<Handled>> = fresh

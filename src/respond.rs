@@ -52,11 +52,33 @@ pub struct History {
     pub last_reply_at: Option<i64>,
     /// Whether that last reply was already the recurrence escalation.
     pub last_reply_escalated: bool,
+    /// We already answered this category on the same ticket (a later comment of one ticket).
+    pub answered_in_thread: bool,
+}
+
+/// Where a reply is posted, which decides how it is written and who sees it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Surface {
+    /// A chat channel (Discord) or the generic ticket API: Markdown, with the feedback footer.
+    #[default]
+    Chat,
+    /// A helpdesk ticket: HTML, as a public reply or an internal note.
+    Ticket(TicketStyle),
+}
+
+/// When a helpdesk reply may go to the customer; otherwise it is an internal note for an agent.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TicketStyle {
+    /// At or above it the reply is public; `None`: always an internal note.
+    pub public_min_confidence: Option<f64>,
+    /// Only these categories may be public (empty: any).
+    pub public_categories: Vec<String>,
 }
 
 /// Facts about the delivery channel that change the wording.
 #[derive(Debug, Clone, Default)]
 pub struct Channel {
+    pub surface: Surface,
     pub now: i64,
     /// `Some(true)` when the adapter deleted a message that leaked a token, `Some(false)` when it
     /// could not, `None` where deleting makes no sense (tickets, imports).
@@ -79,6 +101,8 @@ pub enum Suppression {
     Backlog,
     /// The message was deleted before we could answer (Discord only).
     Deleted,
+    /// A later comment on a ticket we already answered for this category.
+    AlreadyAnswered,
 }
 
 impl Suppression {
@@ -90,6 +114,7 @@ impl Suppression {
             Suppression::ShadowMode => "shadow_mode",
             Suppression::Backlog => "backlog",
             Suppression::Deleted => "deleted",
+            Suppression::AlreadyAnswered => "already_answered",
         }
     }
 
@@ -101,6 +126,7 @@ impl Suppression {
             Suppression::ShadowMode,
             Suppression::Backlog,
             Suppression::Deleted,
+            Suppression::AlreadyAnswered,
         ]
         .into_iter()
         .find(|x| x.as_str() == s)
@@ -120,6 +146,10 @@ pub struct Decision {
     pub escalate_to_sponsor: bool,
     /// The reply pings the staff role.
     pub mention_staff: bool,
+    /// On a helpdesk: the customer sees it (otherwise it is an internal note).
+    pub public: bool,
+    /// On a helpdesk: tags to add to the ticket.
+    pub tags: Vec<String>,
 }
 
 impl Decision {
@@ -142,6 +172,8 @@ pub fn decide(pack: &Pack, c: &Classification, history: &History, policy: &Polic
         recurrence_escalation,
         escalate_to_sponsor: c.escalate_to_sponsor,
         mention_staff,
+        public: false,
+        tags: Vec::new(),
     };
     if c.category.is_none() && !leaked {
         decision.suppressed = Some(Suppression::NotSupport);
@@ -157,9 +189,22 @@ pub fn decide(pack: &Pack, c: &Classification, history: &History, policy: &Polic
         decision.mention_staff = false;
         return decision;
     }
-    decision.text = Some(compose(pack, c, language, recurrence_escalation, history.prior_cases + 1, policy, channel));
+    let reply = compose(pack, c, language, recurrence_escalation, history.prior_cases + 1, policy, channel);
+    decision.text = Some(match &channel.surface {
+        Surface::Chat => crate::render::chat(pack, &reply),
+        Surface::Ticket(style) => {
+            decision.public = style.public_min_confidence.is_some_and(|min| c.confidence >= min)
+                && (style.public_categories.is_empty() || c.category.as_ref().is_some_and(|id| style.public_categories.contains(id)))
+                // A case that keeps coming back goes to a person, never to the customer again.
+                && !recurrence_escalation;
+            decision.tags = ticket_tags(c, recurrence_escalation);
+            crate::render::ticket_html(pack, &reply, decision.public)
+        }
+    });
     // A leaked token is always answered: the warning protects the account.
-    if !leaked {
+    if !leaked && history.answered_in_thread {
+        decision.suppressed = Some(Suppression::AlreadyAnswered);
+    } else if !leaked {
         if c.category.is_some() && c.confidence < policy.reply_threshold {
             decision.suppressed = Some(Suppression::BelowThreshold);
         } else if let Some(last) = history.last_reply_at {
@@ -184,6 +229,24 @@ pub fn finding_text(pack: &Pack, f: &Finding, language: Language) -> String {
     template.replace("{field}", f.field.as_str()).replace("{detail}", &f.detail)
 }
 
+/// A reply before it is written for a surface: every text comes from the pack, in one language.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub language: Language,
+    /// The leak warning, already worded for the channel (deleted, or please delete).
+    pub leak: Option<String>,
+    /// The category's title.
+    pub title: Option<String>,
+    /// The remediation, or the hand-over to people on a recurring case (Markdown).
+    pub body: Option<String>,
+    /// The body is the hand-over to people.
+    pub handover: bool,
+    /// What the diagnosis found, one line each.
+    pub findings: Vec<String>,
+    pub category: String,
+    pub confidence: f64,
+}
+
 fn compose(
     pack: &Pack,
     c: &Classification,
@@ -192,43 +255,67 @@ fn compose(
     case_number: u32,
     policy: &Policy,
     channel: &Channel,
-) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    if c.secrets_found > 0 {
+) -> Reply {
+    let on_ticket = matches!(channel.surface, Surface::Ticket(_));
+    let leak = (c.secrets_found > 0).then(|| {
         let key = if c.apptokens_found > 0 { "leaked_token" } else { "leaked_secret" };
-        let mut leak = pack.message(key, language).to_string();
+        let leak = pack.message(key, language).to_string();
         match channel.leak_deleted {
-            Some(true) => leak = format!("{leak} {}", pack.message("leak_deleted", language)),
-            Some(false) => leak = format!("{leak} {}", pack.message("leak_please_delete", language)),
-            None => {}
+            Some(true) => format!("{leak} {}", pack.message("leak_deleted", language)),
+            Some(false) => format!("{leak} {}", pack.message("leak_please_delete", language)),
+            None => leak,
         }
-        parts.push(leak);
-    }
+    });
+    let mut reply = Reply {
+        language,
+        leak,
+        title: None,
+        body: None,
+        handover: false,
+        findings: Vec::new(),
+        category: c.category_id().to_string(),
+        confidence: c.confidence,
+    };
     if let Some(cat) = c.category.as_deref().and_then(|id| pack.category(id)) {
-        let title = format!("**{}**", cat.title.get(language));
+        reply.title = Some(cat.title.get(language).to_string());
         if escalation {
             let days = (policy.recurrence_window_secs / 86_400).max(1).to_string();
+            // On a ticket the customer already asked a person: the note asks an agent to take it.
+            let key = if on_ticket { "ticket_recurring" } else { "recurring" };
             let mut text = pack
-                .message("recurring", language)
+                .message(key, language)
                 .replace("{count}", &count_text(case_number))
                 .replace("{category}", &cat.id)
                 .replace("{days}", &days);
             if let Some(staff) = &channel.staff_mention {
                 text = format!("{text}\n{}", pack.message("staff_ping", language).replace("{staff}", staff));
             }
-            parts.push(format!("{title}\n{text}"));
+            reply.body = Some(text);
+            reply.handover = true;
         } else {
-            parts.push(format!("{title}\n{}", cat.remediation.get(language).trim_end()));
-            if !c.findings.is_empty() {
-                let list: Vec<String> = c.findings.iter().map(|f| format!("- {}", finding_text(pack, f, language))).collect();
-                parts.push(format!("{}\n{}", pack.message("findings_intro", language), list.join("\n")));
-            }
+            reply.body = Some(cat.remediation.get(language).trim_end().to_string());
+            reply.findings = c.findings.iter().map(|f| finding_text(pack, f, language)).collect();
         }
     }
-    let footer =
-        pack.message("footer", language).replace("{category}", c.category_id()).replace("{confidence}", &format!("{:.2}", c.confidence));
-    parts.push(footer);
-    parts.join("\n\n")
+    reply
+}
+
+/// Tags a helpdesk ticket gets: the category, and whether the Sponsor user must act.
+fn ticket_tags(c: &Classification, handover: bool) -> Vec<String> {
+    let mut tags = Vec::new();
+    if let Some(id) = c.category.as_deref() {
+        tags.push(format!("triage_{}", id.replace('-', "_")));
+    }
+    if c.escalate_to_sponsor {
+        tags.push("triage_sponsor".into());
+    }
+    if c.secrets_found > 0 {
+        tags.push("triage_leaked_secret".into());
+    }
+    if handover {
+        tags.push("triage_recurring".into());
+    }
+    tags
 }
 
 /// The case number as shown; history is counted only up to a cap.

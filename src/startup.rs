@@ -28,6 +28,8 @@ pub struct Settings {
     pub database: PathBuf,
     pub rules: Option<PathBuf>,
     pub config: Config,
+    /// Helpdesk connectors; `None`: built from `[helpdesk.*]` and the environment's secrets.
+    pub connectors: Option<crate::helpdesk::Connectors>,
 }
 
 pub struct Application {
@@ -39,12 +41,19 @@ pub struct Application {
     discord: Option<crate::discord::Bot>,
     limits: http::server::Limits,
     metrics: Arc<Metrics>,
+    connectors: crate::helpdesk::Connectors,
+    outbox: crate::helpdesk::outbox::Outbox,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         crate::redact::check_builtin()
             .map_err(|e| anyhow::anyhow!("the built-in secret rules do not load ({e}); this build must not run"))?;
+        let connectors = match settings.connectors.clone() {
+            Some(c) => c,
+            None => crate::helpdesk::Connectors::from_env(&settings.config.helpdesk)?,
+        };
+        let outbox = crate::helpdesk::outbox::Outbox::default();
         let classifier = Arc::new(Classifier::load(settings.rules.as_deref())?.with_threshold(settings.config.threshold));
         let store = Store::open_with(&settings.database, StoreOptions { max_mb: settings.config.database_max_mb }).await?;
         let pipeline = Pipeline::new(classifier, store, settings.config.policy());
@@ -67,6 +76,8 @@ impl Application {
             sessions: Sessions::default(),
             auth_limiter: AuthLimiter::new(http_config.auth_failures_per_minute),
             secure_cookies: http_config.secure_cookies,
+            connectors: connectors.clone(),
+            outbox: outbox.clone(),
         };
         let router = http::router(state, &http_config);
         let limits = server_limits(&http_config);
@@ -76,7 +87,7 @@ impl Application {
             }
             None => None,
         };
-        Ok(Application { listener, router, pipeline, address, loopback_forced, discord, limits, metrics })
+        Ok(Application { listener, router, pipeline, address, loopback_forced, discord, limits, metrics, connectors, outbox })
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -104,9 +115,23 @@ impl Application {
         );
         // Stops accepting on the signal, then gives in-flight requests a bounded grace period: a
         // hung client must not keep the process (and the database) open forever.
+        let (stop_outbox, outbox_stopped) = tokio::sync::oneshot::channel::<()>();
+        let worker = (!self.connectors.is_empty()).then(|| {
+            for c in self.connectors.iter() {
+                tracing::info!(helpdesk = c.helpdesk.as_str(), url = %c.config.url, "helpdesk connector on");
+            }
+            let stopped = async move {
+                let _ = outbox_stopped.await;
+            };
+            tokio::spawn(self.outbox.clone().run(self.pipeline.store().clone(), self.connectors.clone(), self.metrics.clone(), stopped))
+        });
         let refused = self.metrics.connections_refused.clone();
         let evicted = self.metrics.connections_evicted.clone();
         http::server::serve(self.listener, self.router, self.limits, shutdown, http::SHUTDOWN_GRACE, refused, evicted).await;
+        let _ = stop_outbox.send(());
+        if let Some(worker) = worker {
+            let _ = worker.await;
+        }
         if let Some(bot) = self.discord {
             bot.shutdown().await;
         }

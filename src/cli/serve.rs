@@ -24,6 +24,7 @@ pub async fn run(config: Config, rules: Option<&Path>, database: Option<&str>, a
         database: DatabaseLocation::resolve(database, config.database.as_deref()).0,
         rules: rules.map(Path::to_path_buf),
         config,
+        connectors: None,
     };
     let database = settings.database.display().to_string();
     let app = Application::build(settings).await?;

@@ -45,7 +45,7 @@ fn every_day(s: &Stats) -> Vec<Day> {
     out
 }
 
-pub fn render(s: &Stats, days: u32, categories: &[String]) -> String {
+pub fn render(s: &Stats, days: u32, categories: &[String], failed: &[crate::store::outbox::FailedDelivery]) -> String {
     let mut html = String::with_capacity(32 * 1024);
     html.push_str("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>triage dashboard</title>");
     html.push_str(&format!("<style>{STYLE}</style></head><body><header><strong>triage: appKey/appToken support</strong><nav>Period:"));
@@ -133,6 +133,25 @@ pub fn render(s: &Stats, days: u32, categories: &[String]) -> String {
     ];
     replies.extend(s.replies.suppressed_by_reason.iter().map(|(r, n)| vec![format!("held back: {r}"), n.to_string()]));
     html.push_str(&table("Replies", &["outcome", "cases"], replies));
+    if !failed.is_empty() {
+        html.push_str(&table(
+            "Helpdesk replies that could not be posted (latest)",
+            &["case", "helpdesk", "ticket", "attempts", "gave up", "last error"],
+            failed
+                .iter()
+                .map(|f| {
+                    vec![
+                        f.case_id.to_string(),
+                        f.helpdesk.clone(),
+                        f.ticket_id.clone(),
+                        f.attempts.to_string(),
+                        format_time(f.done_at_ms / 1000),
+                        crate::redact::mask_and_cap(&f.last_error, 200),
+                    ]
+                })
+                .collect(),
+        ));
+    }
     html.push_str("</main></body></html>");
     html
 }
@@ -145,7 +164,8 @@ pub async fn page(State(state): State<AppState>, Query(p): Query<Params>) -> Res
     let stats =
         compute(state.pipeline.store(), std::time::Duration::from_secs(u64::from(days) * 86_400), 10, crate::pipeline::now()).await?;
     let categories: Vec<String> = state.pipeline.classifier().pack().categories.iter().map(|c| c.id.clone()).collect();
-    Ok(Html(render(&stats, days, &categories)))
+    let failed = state.pipeline.store().failed_deliveries(20).await?;
+    Ok(Html(render(&stats, days, &categories, &failed)))
 }
 
 pub async fn login_form(State(state): State<AppState>) -> Response {
@@ -223,4 +243,9 @@ pub async fn logout(State(state): State<AppState>, req: axum::extract::Request) 
     }
     let cookie = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{}", secure(&state, &headers));
     ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
+}
+
+/// Unix seconds as `2026-12-02 10:00 UTC`.
+fn format_time(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0).map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_else(|| "-".into())
 }

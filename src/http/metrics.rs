@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
@@ -49,6 +50,23 @@ pub struct Metrics {
     pub connections_refused: Counter,
     /// Connections never answered, closed at the cap in all to make room for new ones.
     pub connections_evicted: Counter,
+    /// Helpdesk reply attempts, by helpdesk and outcome (sent, retried, failed).
+    pub deliveries: Family<DeliveryLabels, Counter>,
+    /// Webhooks refused for a bad or missing signature, by helpdesk.
+    pub webhook_rejections: Family<HelpdeskLabel, Counter>,
+    pub outbox_pending: Gauge,
+    pub outbox_oldest_pending_seconds: Gauge,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeliveryLabels {
+    pub helpdesk: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HelpdeskLabel {
+    pub helpdesk: String,
 }
 
 impl Default for Metrics {
@@ -76,7 +94,23 @@ impl Default for Metrics {
             "Connections never answered, closed at the connection cap to make room",
             connections_evicted.clone(),
         );
+        let deliveries = Family::<DeliveryLabels, Counter>::default();
+        let webhook_rejections = Family::<HelpdeskLabel, Counter>::default();
+        let outbox_pending = Gauge::default();
+        let outbox_oldest_pending_seconds = Gauge::default();
+        registry.register("helpdesk_deliveries", "Helpdesk reply attempts by helpdesk and outcome", deliveries.clone());
+        registry.register("helpdesk_webhook_rejections", "Helpdesk webhooks refused for their signature", webhook_rejections.clone());
+        registry.register("outbox_pending", "Helpdesk replies waiting to be posted", outbox_pending.clone());
+        registry.register(
+            "outbox_oldest_pending_seconds",
+            "Age of the oldest reply waiting to be posted",
+            outbox_oldest_pending_seconds.clone(),
+        );
         Metrics {
+            deliveries,
+            webhook_rejections,
+            outbox_pending,
+            outbox_oldest_pending_seconds,
             registry,
             requests,
             latency,

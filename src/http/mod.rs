@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod server;
 mod stats;
 mod tickets;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +44,9 @@ pub struct AppState {
     pub auth_limiter: AuthLimiter,
     /// Session cookies are `Secure` (also when a login arrives with `X-Forwarded-Proto: https`).
     pub secure_cookies: bool,
+    /// Configured helpdesks, whose webhooks are answered.
+    pub connectors: crate::helpdesk::Connectors,
+    pub outbox: crate::helpdesk::outbox::Outbox,
 }
 
 /// An error as API clients see it: a status and `{"error": "..."}`.
@@ -139,6 +143,10 @@ pub fn router(state: AppState, http: &crate::config::HttpConfig) -> Router {
         .merge(protected)
         .route("/login", get(dashboard::login_form).post(dashboard::login))
         .route("/logout", post(dashboard::logout))
+        // Helpdesks authenticate with their own signatures, not the API token.
+        .route("/v1/webhooks/zendesk", post(webhooks::zendesk))
+        .route("/v1/webhooks/freshdesk", post(webhooks::freshdesk))
+        .route("/v1/webhooks/zammad", post(webhooks::zammad))
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .layer(middleware::from_fn(headers::security))

@@ -67,6 +67,20 @@ impl TicketResponse {
 }
 
 fn ticket_id(v: &Value) -> Result<String, ApiError> {
+    // The helpdesk connectors' cases share this source; their ids are theirs alone.
+    if let Value::String(s) = v {
+        if let Some(h) = crate::helpdesk::Helpdesk::ALL.into_iter().find(|h| s.starts_with(&format!("{}:", h.as_str()))) {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "ids starting with `{}:` belong to the {} connector; send this ticket to /v1/webhooks/{}",
+                    h.as_str(),
+                    h.as_str(),
+                    h.as_str()
+                ),
+            ));
+        }
+    }
     match v {
         Value::String(s) if !s.trim().is_empty() && s.len() <= 256 => Ok(s.clone()),
         // Only whole numbers that JSON parsers keep exactly: a bigger one (1e30, or 25 digits)

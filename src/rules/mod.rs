@@ -25,8 +25,20 @@ pub const EMBEDDED: &[(&str, &str)] = &[("rules/vtex-app-keys.toml", include_str
 pub const SECRETS_FILE: &str = "secrets.toml";
 
 /// Message keys the responder uses; a pack must translate each of them.
-pub const MESSAGE_KEYS: &[&str] =
-    &["findings_intro", "leaked_token", "leaked_secret", "leak_deleted", "leak_please_delete", "recurring", "staff_ping", "footer"];
+pub const MESSAGE_KEYS: &[&str] = &[
+    "findings_intro",
+    "leaked_token",
+    "leaked_secret",
+    "leak_deleted",
+    "leak_please_delete",
+    "recurring",
+    "staff_ping",
+    "footer",
+    "ticket_note",
+    "ticket_note_handover",
+    "ticket_recurring",
+    "ticket_footer",
+];
 
 /// One thing wrong with a rule pack, located as precisely as we can.
 #[derive(Debug, Clone, PartialEq)]

@@ -90,5 +90,15 @@ pub(crate) fn lookup(
         prior_cases,
         last_reply_at: last.map(|v| v.div_euclid(2)),
         last_reply_escalated: last.is_some_and(|v| v.rem_euclid(2) == 1),
+        answered_in_thread: false,
     })
+}
+
+/// Whether a reply about `category` was posted, or is on its way, on the thread (a helpdesk
+/// ticket) before: a later comment of the same ticket is not answered twice.
+pub(crate) fn answered_in_thread(conn: &Connection, thread_id: &str, category: &str) -> rusqlite::Result<bool> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM cases WHERE thread_id = ?1 AND category = ?2 AND reply_status IN ('sent', 'pending', 'failed'))",
+    )?;
+    stmt.query_row(params![thread_id, category], |r| r.get(0))
 }

@@ -5,6 +5,7 @@ pub(crate) mod cases;
 mod checkpoint;
 mod feedback;
 pub mod history;
+pub mod outbox;
 mod stats;
 
 use std::path::{Path, PathBuf};

@@ -52,6 +52,7 @@ async fn dashboard_renders_visible_labelled_charts_in_headless_chromium() {
         database: dir.path().join("cases.db"),
         rules: None,
         config: Config::default(),
+        connectors: None,
     };
     let app = Application::build(settings).await.unwrap();
     let base = format!("http://{}", app.address());

@@ -44,6 +44,7 @@ async fn start() -> Harness {
         database: dir.path().join("cases.db"),
         rules: None,
         config,
+        connectors: None,
     };
     let app = Application::build(settings).await.expect("app with bot builds");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

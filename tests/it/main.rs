@@ -8,6 +8,7 @@ mod cli;
 mod dashboard_browser;
 mod discord;
 mod hardening;
+mod helpdesk;
 mod http;
 mod masking;
 mod respond_decisions;

@@ -48,7 +48,7 @@ fn weak_match_below_the_reply_threshold_is_recorded_but_not_posted() {
 fn same_author_same_category_within_cooldown_gets_no_second_reply() {
     let c = classifier();
     let cls = c.classify("We lost the appToken of our ERP key, where can we see it again?");
-    let history = History { prior_cases: 1, last_reply_at: Some(NOW - 60), last_reply_escalated: false };
+    let history = History { prior_cases: 1, last_reply_at: Some(NOW - 60), last_reply_escalated: false, ..History::default() };
     let d = decide(c.pack(), &cls, &history, &Policy::default(), &channel());
     assert_eq!(d.suppressed, Some(Suppression::Cooldown));
     let later = History { last_reply_at: Some(NOW - 2 * 3600), ..history };
@@ -59,7 +59,7 @@ fn same_author_same_category_within_cooldown_gets_no_second_reply() {
 fn third_case_in_the_window_hands_over_to_staff_instead_of_repeating() {
     let c = classifier();
     let cls = c.classify("We lost the appToken of our ERP key, where can we see it again?");
-    let history = History { prior_cases: 2, last_reply_at: Some(NOW - 60), last_reply_escalated: false };
+    let history = History { prior_cases: 2, last_reply_at: Some(NOW - 60), last_reply_escalated: false, ..History::default() };
     let ch = Channel { staff_mention: Some("<@&42>".into()), ..channel() };
     let d = decide(c.pack(), &cls, &history, &Policy::default(), &ch);
     assert!(d.posts(), "the hand-over says something new, so cooldown does not hold it back");
@@ -68,7 +68,7 @@ fn third_case_in_the_window_hands_over_to_staff_instead_of_repeating() {
     assert!(text.contains("<@&42>") && text.contains("case 3"), "{text}");
     let remediation = c.pack().category("apptoken-lost").unwrap().remediation.en.trim();
     assert!(!text.contains(remediation), "the same remediation is not repeated");
-    let again = History { prior_cases: 3, last_reply_at: Some(NOW - 60), last_reply_escalated: true };
+    let again = History { prior_cases: 3, last_reply_at: Some(NOW - 60), last_reply_escalated: true, ..History::default() };
     assert_eq!(decide(c.pack(), &cls, &again, &Policy::default(), &ch).suppressed, Some(Suppression::Cooldown));
 }
 
@@ -87,7 +87,7 @@ fn leaked_token_is_always_answered_with_a_renewal_warning_and_never_repeated() {
     let c = classifier();
     let token = "QWERTYUIOPASDFGHJKLZXCVBNM".repeat(5)[..128].to_string();
     let cls = c.classify(&format!("hello {token}"));
-    let history = History { prior_cases: 0, last_reply_at: Some(NOW - 10), last_reply_escalated: false };
+    let history = History { prior_cases: 0, last_reply_at: Some(NOW - 10), last_reply_escalated: false, ..History::default() };
     let ch = Channel { leak_deleted: Some(true), ..channel() };
     let d = decide(c.pack(), &cls, &history, &Policy::default(), &ch);
     assert!(d.posts());
@@ -131,7 +131,7 @@ fn backlog_case_is_recorded_without_a_reply_and_keeps_only_what_the_message_says
     let cls = c.classify("We lost the appToken of our ERP key, where can we see it again?");
     let backlog = Channel { backlog: true, ..channel() };
     // Cooldown and shadow mode are the live bot's state; a backlog case is just a backlog case.
-    let cooling = History { prior_cases: 3, last_reply_at: Some(NOW - 60), last_reply_escalated: false };
+    let cooling = History { prior_cases: 3, last_reply_at: Some(NOW - 60), last_reply_escalated: false, ..History::default() };
     let shadow = Policy { shadow: true, ..Policy::default() };
     let d = decide(c.pack(), &cls, &cooling, &shadow, &backlog);
     assert_eq!(d.suppressed, Some(Suppression::Backlog));

@@ -23,6 +23,16 @@ pub async fn spawn_app(api_token: Option<&str>, listen: &str) -> TestApp {
 }
 
 pub async fn spawn_app_with(config: Config, api_token: Option<&str>, listen: &str) -> TestApp {
+    spawn_app_with_connectors(config, api_token, listen, None).await
+}
+
+/// With helpdesk connectors made by the test (their secrets are not in the environment).
+pub async fn spawn_app_with_connectors(
+    config: Config,
+    api_token: Option<&str>,
+    listen: &str,
+    connectors: Option<triage::helpdesk::Connectors>,
+) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let settings = Settings {
         listen: listen.parse().unwrap(),
@@ -31,6 +41,7 @@ pub async fn spawn_app_with(config: Config, api_token: Option<&str>, listen: &st
         database: dir.path().join("cases.db"),
         rules: None,
         config,
+        connectors,
     };
     let app = Application::build(settings).await.expect("app builds");
     let address = app.address();

@@ -1,0 +1,199 @@
+//! The outbox of helpdesk replies: written with its case, claimed by the delivery worker, and
+//! finished as sent or failed. One process owns the SQLite writer, so claiming needs no lease:
+//! the worker keeps the ids it is posting in memory, and after a restart every pending row is
+//! due again.
+
+use rusqlite::{params, OptionalExtension};
+use sqlx::Row;
+
+use super::{Store, StoreError};
+use crate::helpdesk::Helpdesk;
+
+/// A reply to post, as the pipeline writes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDelivery {
+    pub helpdesk: Helpdesk,
+    pub ticket_id: String,
+    pub public: bool,
+    pub body: String,
+    pub tags: Vec<String>,
+}
+
+/// A pending reply, as the worker reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub id: i64,
+    pub case_id: i64,
+    pub helpdesk: Helpdesk,
+    pub ticket_id: String,
+    pub public: bool,
+    pub body: String,
+    pub tags: Vec<String>,
+    pub step: i64,
+    pub attempts: i64,
+    pub created_at_ms: i64,
+    pub remote_id: Option<String>,
+}
+
+/// A delivery that gave up, for the dashboard.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailedDelivery {
+    pub case_id: i64,
+    pub helpdesk: String,
+    pub ticket_id: String,
+    pub attempts: i64,
+    pub done_at_ms: i64,
+    pub last_error: String,
+}
+
+/// What is waiting, for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct OutboxDepth {
+    pub pending: i64,
+    pub oldest_created_at_ms: Option<i64>,
+}
+
+/// Inside the caller's write transaction, with the case it belongs to.
+pub(crate) fn insert(conn: &rusqlite::Connection, case_id: i64, d: &NewDelivery, now_ms: i64) -> rusqlite::Result<()> {
+    let tags = serde_json::to_string(&d.tags).unwrap_or_else(|_| "[]".into());
+    conn.prepare_cached(
+        "INSERT INTO outbox (case_id, helpdesk, ticket_id, public, body, tags, state, created_at, next_attempt_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7) ON CONFLICT (case_id) DO NOTHING",
+    )?
+    .execute(params![case_id, d.helpdesk.as_str(), d.ticket_id, d.public, d.body, tags, now_ms])?;
+    Ok(())
+}
+
+impl Store {
+    /// Pending deliveries due by `now_ms`, oldest first, leaving out those being posted.
+    pub async fn due_deliveries(&self, now_ms: i64, limit: i64, busy: &[i64]) -> Result<Vec<Delivery>, StoreError> {
+        let busy_json = serde_json::to_string(busy).unwrap_or_else(|_| "[]".into());
+        let rows = sqlx::query(
+            "SELECT id, case_id, helpdesk, ticket_id, public, body, tags, step, attempts, created_at, remote_id FROM outbox
+             WHERE state = 'pending' AND next_attempt_at <= ?1 AND id NOT IN (SELECT value FROM json_each(?2))
+             ORDER BY next_attempt_at LIMIT ?3",
+        )
+        .bind(now_ms)
+        .bind(busy_json)
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await
+        .map_err(|e| self.err(e))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let helpdesk: String = r.get("helpdesk");
+            let Some(helpdesk) = Helpdesk::parse(&helpdesk) else { continue };
+            let tags: String = r.get("tags");
+            out.push(Delivery {
+                id: r.get("id"),
+                case_id: r.get("case_id"),
+                helpdesk,
+                ticket_id: r.get("ticket_id"),
+                public: r.get("public"),
+                body: r.get("body"),
+                tags: serde_json::from_str(&tags).unwrap_or_default(),
+                step: r.get("step"),
+                attempts: r.get("attempts"),
+                created_at_ms: r.get("created_at"),
+                remote_id: r.get("remote_id"),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The earliest time a pending delivery is due, to sleep until then.
+    pub async fn next_delivery_due(&self) -> Result<Option<i64>, StoreError> {
+        sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'")
+            .fetch_one(&self.read)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    /// The comment is posted: remember it, so that a retry of the tags does not post it again.
+    pub async fn delivery_step_done(&self, id: i64, step: i64, remote_id: Option<String>) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            conn.prepare_cached("UPDATE outbox SET step = ?2, remote_id = COALESCE(?3, remote_id) WHERE id = ?1")?
+                .execute(params![id, step, remote_id])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Posted: the outbox row and its case say so, with the remote id.
+    pub async fn delivery_sent(&self, id: i64, now_ms: i64) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let case: Option<(i64, Option<String>)> = tx
+                .prepare_cached(
+                    "UPDATE outbox SET state = 'sent', done_at = ?2, attempts = attempts + 1 WHERE id = ?1 RETURNING case_id, remote_id",
+                )?
+                .query_row(params![id, now_ms], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if let Some((case_id, remote_id)) = case {
+                tx.prepare_cached("UPDATE cases SET reply_status = 'sent', reply_ref = COALESCE(?2, reply_ref) WHERE id = ?1")?
+                    .execute(params![case_id, remote_id])?;
+            }
+            tx.commit()
+        })
+        .await
+    }
+
+    /// Try again at `next_ms`.
+    pub async fn delivery_retry(&self, id: i64, next_ms: i64, error: String) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            conn.prepare_cached("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?1")?
+                .execute(params![id, next_ms, error])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Given up: the outbox row and its case are marked failed.
+    pub async fn delivery_failed(&self, id: i64, now_ms: i64, error: String) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let case: Option<i64> = tx
+                .prepare_cached(
+                    "UPDATE outbox SET state = 'failed', done_at = ?2, attempts = attempts + 1, last_error = ?3 WHERE id = ?1 RETURNING case_id",
+                )?
+                .query_row(params![id, now_ms, error], |r| r.get(0))
+                .optional()?;
+            if let Some(case_id) = case {
+                tx.prepare_cached("UPDATE cases SET reply_status = 'failed' WHERE id = ?1")?.execute(params![case_id])?;
+            }
+            tx.commit()
+        })
+        .await
+    }
+
+    pub async fn outbox_depth(&self) -> Result<OutboxDepth, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox WHERE state = 'pending'")
+            .fetch_one(&self.read)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(OutboxDepth { pending: row.get("n"), oldest_created_at_ms: row.get("oldest") })
+    }
+
+    /// The latest deliveries that gave up, newest first.
+    pub async fn failed_deliveries(&self, limit: i64) -> Result<Vec<FailedDelivery>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT case_id, helpdesk, ticket_id, attempts, done_at, COALESCE(last_error, '') AS last_error FROM outbox
+             WHERE state = 'failed' ORDER BY done_at DESC LIMIT ?1",
+        )
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| FailedDelivery {
+                case_id: r.get("case_id"),
+                helpdesk: r.get("helpdesk"),
+                ticket_id: r.get("ticket_id"),
+                attempts: r.get("attempts"),
+                done_at_ms: r.get::<Option<i64>, _>("done_at").unwrap_or(0),
+                last_error: r.get("last_error"),
+            })
+            .collect())
+    }
+}
