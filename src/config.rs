@@ -301,6 +301,21 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_parses() {
+        Config::parse(include_str!("../triage.example.toml")).unwrap();
+    }
+
+    #[test]
+    fn a_helpdesk_table_is_checked_and_its_secrets_are_not_accepted_in_the_file() {
+        let c = Config::parse("[helpdesk.zendesk]\nurl = \"https://a.zendesk.com\"\nemail = \"bot@a.com\"\n").unwrap();
+        assert_eq!(c.helpdesk.zendesk.unwrap().give_up_after, Duration::from_secs(86_400));
+        assert!(Config::parse("[helpdesk.zendesk]\nurl = \"https://a.zendesk.com\"\n").unwrap_err().contains("email"));
+        assert!(Config::parse("[helpdesk.zammad]\nurl = \"support.acme.com\"\n").unwrap_err().contains("https://"));
+        let err = Config::parse("[helpdesk.freshdesk]\nurl = \"https://a.freshdesk.com\"\napi_key = \"x\"\n").unwrap_err();
+        assert!(err.contains("api_key"), "{err}");
+    }
+
+    #[test]
     fn bad_values_are_explained() {
         assert!(Config::parse("[reply]\nthreshold = 2.0\n").unwrap_err().contains("between 0 and 1"));
         assert!(Config::parse("[reply]\ncooldown = \"soon\"\n").unwrap_err().contains("not a duration"));

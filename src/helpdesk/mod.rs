@@ -163,6 +163,11 @@ impl Connector {
         }
     }
 
+    /// Whether tags are a call of their own after the reply (Zendesk sends them with it).
+    pub fn tags_separately(&self) -> bool {
+        self.helpdesk != Helpdesk::Zendesk
+    }
+
     /// Adds the reply's tags to the ticket, where the reply did not carry them already.
     pub async fn add_tags(&self, d: &crate::store::outbox::Delivery) -> Result<(), CallError> {
         match self.helpdesk {

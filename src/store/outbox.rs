@@ -35,6 +35,25 @@ pub struct Delivery {
     pub remote_id: Option<String>,
 }
 
+/// What one attempt came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Posted: the row and its case say so, with the remote id.
+    Sent { id: i64, remote_id: Option<String>, at_ms: i64 },
+    /// Try again at `next_ms`.
+    Retry { id: i64, next_ms: i64, error: String },
+    /// Given up: the row and its case are marked failed.
+    Failed { id: i64, at_ms: i64, error: String },
+}
+
+impl Outcome {
+    pub fn id(&self) -> i64 {
+        match self {
+            Outcome::Sent { id, .. } | Outcome::Retry { id, .. } | Outcome::Failed { id, .. } => *id,
+        }
+    }
+}
+
 /// A delivery that gave up, for the dashboard.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FailedDelivery {
@@ -119,47 +138,42 @@ impl Store {
         .await
     }
 
-    /// Posted: the outbox row and its case say so, with the remote id.
-    pub async fn delivery_sent(&self, id: i64, now_ms: i64) -> Result<(), StoreError> {
+    /// Records what attempts came to, in one transaction: the worker posts many replies at
+    /// once, and one commit for each would make the single writer the bottleneck.
+    pub async fn record_deliveries(&self, outcomes: Vec<Outcome>) -> Result<(), StoreError> {
         self.write(move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let case: Option<(i64, Option<String>)> = tx
-                .prepare_cached(
-                    "UPDATE outbox SET state = 'sent', done_at = ?2, attempts = attempts + 1 WHERE id = ?1 RETURNING case_id, remote_id",
-                )?
-                .query_row(params![id, now_ms], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            if let Some((case_id, remote_id)) = case {
-                tx.prepare_cached("UPDATE cases SET reply_status = 'sent', reply_ref = COALESCE(?2, reply_ref) WHERE id = ?1")?
-                    .execute(params![case_id, remote_id])?;
-            }
-            tx.commit()
-        })
-        .await
-    }
-
-    /// Try again at `next_ms`.
-    pub async fn delivery_retry(&self, id: i64, next_ms: i64, error: String) -> Result<(), StoreError> {
-        self.write(move |conn| {
-            conn.prepare_cached("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?1")?
-                .execute(params![id, next_ms, error])?;
-            Ok(())
-        })
-        .await
-    }
-
-    /// Given up: the outbox row and its case are marked failed.
-    pub async fn delivery_failed(&self, id: i64, now_ms: i64, error: String) -> Result<(), StoreError> {
-        self.write(move |conn| {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let case: Option<i64> = tx
-                .prepare_cached(
-                    "UPDATE outbox SET state = 'failed', done_at = ?2, attempts = attempts + 1, last_error = ?3 WHERE id = ?1 RETURNING case_id",
-                )?
-                .query_row(params![id, now_ms, error], |r| r.get(0))
-                .optional()?;
-            if let Some(case_id) = case {
-                tx.prepare_cached("UPDATE cases SET reply_status = 'failed' WHERE id = ?1")?.execute(params![case_id])?;
+            for o in &outcomes {
+                match o {
+                    Outcome::Sent { id, remote_id, at_ms } => {
+                        let case: Option<i64> = tx
+                            .prepare_cached(
+                                "UPDATE outbox SET state = 'sent', done_at = ?2, attempts = attempts + 1, remote_id = COALESCE(?3, remote_id)
+                                 WHERE id = ?1 RETURNING case_id",
+                            )?
+                            .query_row(params![id, at_ms, remote_id], |r| r.get(0))
+                            .optional()?;
+                        if let Some(case_id) = case {
+                            tx.prepare_cached("UPDATE cases SET reply_status = 'sent', reply_ref = COALESCE(?2, reply_ref) WHERE id = ?1")?
+                                .execute(params![case_id, remote_id])?;
+                        }
+                    }
+                    Outcome::Retry { id, next_ms, error } => {
+                        tx.prepare_cached("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?1")?
+                            .execute(params![id, next_ms, error])?;
+                    }
+                    Outcome::Failed { id, at_ms, error } => {
+                        let case: Option<i64> = tx
+                            .prepare_cached(
+                                "UPDATE outbox SET state = 'failed', done_at = ?2, attempts = attempts + 1, last_error = ?3 WHERE id = ?1 RETURNING case_id",
+                            )?
+                            .query_row(params![id, at_ms, error], |r| r.get(0))
+                            .optional()?;
+                        if let Some(case_id) = case {
+                            tx.prepare_cached("UPDATE cases SET reply_status = 'failed' WHERE id = ?1")?.execute(params![case_id])?;
+                        }
+                    }
+                }
             }
             tx.commit()
         })

@@ -272,6 +272,45 @@ async fn a_later_comment_on_an_answered_ticket_is_a_case_of_its_own_and_gets_no_
 }
 
 #[tokio::test]
+async fn a_case_that_keeps_coming_back_gets_an_internal_note_for_a_person_never_a_public_repeat() {
+    let fake = FakeHelpdesk::start().await;
+    let mut config = Config::default();
+    config.recurrence.escalate_after = 2;
+    let connectors = Connectors::with(vec![connector(Helpdesk::Zendesk, &fake, Some(0.5))]);
+    let app = spawn_app_with_connectors(config, Some(API_TOKEN), "127.0.0.1:0", Some(connectors)).await;
+    zendesk_webhook(&app, &zendesk_ticket(60, ROLE_QUESTION)).await;
+    fake.wait_accepted(1, Duration::from_secs(5)).await;
+    // Another ticket of the same organisation, about the same cause.
+    let mut again = zendesk_ticket(61, "Hello, the new appKey we made returns 403 for everything, is a role missing?");
+    again["requester_id"] = json!("9002");
+    zendesk_webhook(&app, &again).await;
+    let posted = fake.wait_accepted(2, Duration::from_secs(5)).await;
+    assert_eq!(posted.len(), 2);
+    assert_eq!(posted[0].body["ticket"]["comment"]["public"], json!(true), "the first answer is confident enough to be public");
+    let second = &posted[1].body["ticket"];
+    assert_eq!(second["comment"]["public"], json!(false));
+    let html = second["comment"]["html_body"].as_str().unwrap();
+    assert!(html.contains("needs a person") && html.contains("case 2"), "{html}");
+    assert!(second["additional_tags"].as_array().unwrap().contains(&json!("triage_recurring")));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn shadow_mode_stores_the_case_and_posts_nothing() {
+    let fake = FakeHelpdesk::start().await;
+    let mut config = Config::default();
+    config.reply.shadow = true;
+    let connectors = Connectors::with(vec![connector(Helpdesk::Zendesk, &fake, None)]);
+    let app = spawn_app_with_connectors(config, Some(API_TOKEN), "127.0.0.1:0", Some(connectors)).await;
+    let answer: Value = zendesk_webhook(&app, &zendesk_ticket(62, ROLE_QUESTION)).await.json().await.unwrap();
+    assert_eq!(answer["reply"]["suppressed_reason"], json!("shadow_mode"), "{answer}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(fake.requests().is_empty());
+    assert_eq!(case_count(&app).await, 1);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_generic_ticket_cannot_take_the_id_of_a_connectors_ticket() {
     let fake = FakeHelpdesk::start().await;
     let app = app_with(vec![connector(Helpdesk::Zendesk, &fake, None)]).await;
