@@ -264,7 +264,54 @@ async fn input_echoed_in_an_error_is_capped() {
     assert_eq!(r.status(), 422);
     let v: Value = r.json().await.unwrap();
     assert!(v["error"].as_str().unwrap().chars().count() <= 301, "{v}");
+    // A token sent where a language goes is masked in the error that quotes it.
+    let r = app.post("/v1/tickets").json(&json!({"id": "e2", "body": "appKey 401", "language": TOKEN})).send().await.unwrap();
+    assert_eq!(r.status(), 422);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("unknown language") && !text.contains(&TOKEN[..24]), "{text}");
     app.stop().await;
+}
+
+const TOKEN: &str =
+    "QWERTYUIOPASDFGHJKLZXCVBNMQWERTYUIOPASDFGHJKLZXCVBNMQWERTYUIOPASDFGHJKLZXCVBNMQWERTYUIOPASDFGHJKLZXCVBNMQWERTYUIOPASDFGHJKLZ";
+
+#[tokio::test]
+async fn a_token_in_a_request_path_is_masked_in_the_logs() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_triage"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--database"])
+        .arg(dir.path().join("cases.db"))
+        .env("TRIAGE_API_TOKEN", API_TOKEN)
+        .env("RUST_LOG", "debug")
+        .env_remove("DISCORD_TOKEN")
+        .env_remove("TRIAGE_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    let base = loop {
+        let n = stderr.read(&mut buf).unwrap();
+        assert!(n > 0, "the server ended before it listened");
+        seen.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&seen).into_owned();
+        if let Some(rest) = text.split("http://").nth(1).filter(|r| r.contains(' ')) {
+            break format!("http://{}", rest.split_whitespace().next().unwrap().trim_end_matches('/'));
+        }
+    };
+    let client = reqwest::Client::new();
+    client.get(format!("{base}/v1/cases/{TOKEN}")).bearer_auth(API_TOKEN).send().await.unwrap();
+    client.get(format!("{base}/v1/cases/{TOKEN}")).bearer_auth("wrong").send().await.unwrap();
+    // SIGTERM: the server logs its shutdown and exits, closing stderr.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    stderr.read_to_end(&mut seen).unwrap();
+    child.wait().unwrap();
+    let logs = String::from_utf8_lossy(&seen);
+    assert!(logs.contains("/v1/cases/"), "the request was logged: {logs}");
+    assert!(!logs.contains(&TOKEN[..24]), "a token in a path reached the log");
 }
 
 #[tokio::test]
