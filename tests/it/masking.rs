@@ -167,6 +167,8 @@ fn messages_without_planted_secrets_have_nothing_masked() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = vec![root.join("tests/data/probe_messages.jsonl")];
     files.extend(["../shared/corpus/dev.jsonl", "../shared/corpus/train2.jsonl"].map(|f| root.join(f)).into_iter().filter(|p| p.exists()));
+    // The corpora plant secrets; the probe set alone does not.
+    let with_corpora = files.len() > 1;
     let (mut messages, mut with_secrets) = (0, 0);
     for file in files {
         for line in std::fs::read_to_string(&file).unwrap().lines().filter(|l| !l.trim().is_empty()) {
@@ -186,7 +188,7 @@ fn messages_without_planted_secrets_have_nothing_masked() {
             }
         }
     }
-    assert!(messages >= 235 && with_secrets >= 1, "{messages} messages, {with_secrets} with secrets");
+    assert!(messages >= 235 && (with_secrets >= 1 || !with_corpora), "{messages} messages, {with_secrets} with secrets");
 }
 
 /// Where the line for false positives is, as `src/redact/letters.rs` and `rules/secrets.toml`
