@@ -153,7 +153,7 @@ impl Default for HttpConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DiscordConfig {
     /// Text channels whose messages are triaged.
@@ -163,14 +163,28 @@ pub struct DiscordConfig {
     /// Role pinged when a case keeps coming back.
     pub staff_role: Option<u64>,
     /// Delete messages that leak an appToken (needs Manage Messages).
-    #[serde(default = "yes")]
     pub delete_leaks: bool,
     /// REST proxy base URL (twilight-http-proxy, nirn-proxy); the gateway URL is fetched through it.
     pub proxy_url: Option<String>,
+    /// Text attachments (`message.txt`, logs, `.env`) up to this size are read with the message.
+    pub attachment_max_kb: u64,
+    /// Hosts attachments are downloaded from (the proxy's host is added). Anything else is not
+    /// fetched: a message cannot make the bot call an address of its choosing.
+    pub attachment_hosts: Vec<String>,
 }
 
-fn yes() -> bool {
-    true
+impl Default for DiscordConfig {
+    fn default() -> Self {
+        DiscordConfig {
+            channels: Vec::new(),
+            forums: Vec::new(),
+            staff_role: None,
+            delete_leaks: true,
+            proxy_url: None,
+            attachment_max_kb: 256,
+            attachment_hosts: vec!["cdn.discordapp.com".into(), "media.discordapp.net".into()],
+        }
+    }
 }
 
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {

@@ -3,6 +3,7 @@
 //! Handlers are thin: they turn Discord events into pipeline calls and pipeline decisions into
 //! Discord messages. One handler per file in `handlers/`, one command per file in `commands/`.
 
+mod attachments;
 mod commands;
 mod handlers;
 mod reply;
@@ -25,6 +26,7 @@ pub struct Data {
     pub config: DiscordConfig,
     pub metrics: Arc<Metrics>,
     pub bot_id: serenity::UserId,
+    pub attachments: attachments::Reader,
 }
 
 /// A running bot; dropped or shut down with the rest of `triage serve`.
@@ -52,6 +54,7 @@ impl Bot {
             http = http.proxy(proxy.trim_end_matches('/')).ratelimiter_disabled(true);
         }
         let http = http.build();
+        let reader = attachments::Reader::new(&config)?;
         let framework = poise::Framework::builder()
             .options(poise::FrameworkOptions {
                 commands: vec![commands::triage()],
@@ -66,7 +69,7 @@ impl Bot {
                     if let Err(e) = poise::builtins::register_globally(ctx, &framework.options().commands).await {
                         tracing::warn!(error = %e, "could not register slash commands; they may be missing until the next start");
                     }
-                    Ok(Data { pipeline, config, metrics, bot_id: ready.user.id })
+                    Ok(Data { pipeline, config, metrics, bot_id: ready.user.id, attachments: reader })
                 })
             })
             .build();

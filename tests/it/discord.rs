@@ -34,6 +34,7 @@ async fn start() -> Harness {
             staff_role: Some(STAFF_ROLE),
             delete_leaks: true,
             proxy_url: Some(fake.rest_base.clone()),
+            ..DiscordConfig::default()
         },
         ..Config::default()
     };
@@ -288,5 +289,55 @@ async fn slash_explain_and_case_never_show_a_pasted_token() {
         assert!(body.contains("[masked:apptoken]"), "{body}");
         assert!(!body.contains(&TOKEN[..20]), "token in the answer to {interaction}: {body}");
     }
+    h.stop().await;
+}
+
+fn with_attachments(mut m: Value, files: Vec<Value>) -> Value {
+    m["attachments"] = Value::Array(files);
+    m
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_question_pasted_as_message_txt_is_answered() {
+    let h = start().await;
+    let file = h.fake.add_file(1, "message.txt", Some("text/plain; charset=utf-8"),
+        b"Hi all. We created an appKey yesterday for the ERP and every request to the orders API gets 403 Forbidden. Does the new key need a role?");
+    h.fake.dispatch("MESSAGE_CREATE", with_attachments(message(9101, CHANNEL, person(51), ""), vec![file]));
+    let post = h.fake.wait_for(|r| r.method == "POST" && r.body["message_reference"]["message_id"] == "9101", 1).await.remove(0);
+    assert!(post.body["content"].as_str().unwrap().contains("The application key is not linked to any role"), "{}", post.body);
+    assert_eq!(h.case_of(9101).await.category, "key-not-linked-to-role");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_in_an_attached_file_gets_the_message_deleted_and_is_masked_everywhere() {
+    let h = start().await;
+    let curl = format!("curl -H 'X-VTEX-API-AppKey: vtexappkey-demo-LAOLFT' -H 'X-VTEX-API-AppToken: {TOKEN}' https://demo.vtexcommercestable.com.br/api/oms/pvt/orders\n{{\"error\": \"forbidden\"}}");
+    let file = h.fake.add_file(2, "curl.sh", None, curl.as_bytes());
+    h.fake.dispatch("MESSAGE_CREATE", with_attachments(message(9201, CHANNEL, person(52), "this is what I run, 403"), vec![file]));
+    h.fake.wait_for(|r| r.method == "DELETE" && r.path == format!("/api/v10/channels/{CHANNEL}/messages/9201"), 1).await;
+    let case = h.case_of(9201).await;
+    assert!(case.secrets_found >= 1);
+    assert!(!case.text.contains(&TOKEN[..24]));
+    for r in h.fake.requests().iter().filter(|r| r.method != "GET") {
+        assert!(!r.body.to_string().contains(&TOKEN[..24]), "the token went to Discord: {:?}", r.path);
+    }
+    let dir = h.stop().await;
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(!bytes.windows(24).any(|w| w == &TOKEN.as_bytes()[..24]), "the token is in the database files");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_or_non_text_attachment_is_not_downloaded() {
+    let h = start().await;
+    let big = h.fake.add_file(3, "server.log", Some("text/plain"), &vec![b'a'; 300 * 1024]);
+    let image = h.fake.add_file(4, "screenshot.png", Some("image/png"), b"\x89PNG not really");
+    let m = message(9301, CHANNEL, person(53), "Can someone who isn't the Sponsor create keys?");
+    h.fake.dispatch("MESSAGE_CREATE", with_attachments(m, vec![big, image]));
+    h.fake.wait_for(|r| r.method == "POST" && r.body["message_reference"]["message_id"] == "9301", 1).await;
+    let downloads: Vec<_> = h.fake.requests().into_iter().filter(|r| r.path.starts_with("/attachments/")).collect();
+    assert!(downloads.is_empty(), "{downloads:?}");
     h.stop().await;
 }

@@ -8,9 +8,38 @@ use crate::pipeline::{Delivery, Incoming};
 use crate::respond::Channel;
 use crate::store::Source;
 
-/// Whether a message is ours to triage: a person's, in a watched channel, with text.
+/// Whether a message is ours to triage: a person's, in a watched channel, with text (its own or
+/// a text attachment's).
 pub fn wanted(msg: &serenity::Message, data: &Data, watched: bool) -> bool {
-    watched && !msg.author.bot && msg.author.id != data.bot_id && msg.webhook_id.is_none() && !msg.content.trim().is_empty()
+    let has_text = !msg.content.trim().is_empty() || msg.attachments.iter().any(crate::discord::attachments::is_text);
+    watched && !msg.author.bot && msg.author.id != data.bot_id && msg.webhook_id.is_none() && has_text
+}
+
+/// The message's text with its text attachments' after it. A message is refused over the size
+/// limit, but its attachments may be larger: they are read whole for leaks, and the stored text
+/// is cut.
+pub async fn full_text(msg: &serenity::Message, data: &Data) -> String {
+    let mut text = msg.content.clone();
+    for file in data.attachments.read(&msg.attachments).await {
+        if !text.is_empty() {
+            text.push_str("\n\n");
+        }
+        text.push_str(&file);
+    }
+    text
+}
+
+/// Keeps the stored (masked) text under the message size limit.
+pub fn cut_for_storage(c: &mut crate::classify::Classification) {
+    let limit = crate::error::MAX_MESSAGE_BYTES;
+    if c.masked_text.len() > limit {
+        let mut end = limit;
+        while !c.masked_text.is_char_boundary(end) {
+            end -= 1;
+        }
+        c.masked_text.truncate(end);
+        c.masked_text.push_str("\n[… attachment text cut]");
+    }
 }
 
 pub async fn handle(ctx: &serenity::Context, msg: &serenity::Message, data: &Data) -> Result<(), Error> {
@@ -28,10 +57,13 @@ pub async fn triage_message(
     data: &Data,
     thread: Option<serenity::ChannelId>,
 ) -> Result<(), Error> {
-    if crate::error::check_message(&msg.content).is_err() {
+    let text = full_text(msg, data).await;
+    // Attachments may take a message past the size limit; its own text may not.
+    if (crate::error::check_message(&msg.content).is_err() && msg.attachments.is_empty()) || text.trim().is_empty() {
         return Ok(());
     }
-    let classification = data.pipeline.analyse(&msg.content);
+    let mut classification = data.pipeline.analyse(&text);
+    cut_for_storage(&mut classification);
     // A leaked token is removed before anything else happens, when we are allowed to.
     let mut leak_deleted = None;
     if classification.secrets_found > 0 {
@@ -39,7 +71,8 @@ pub async fn triage_message(
             && msg.delete(&ctx.http).await.map_err(|e| tracing::info!(error = %e, "could not delete a message that leaks a token")).is_ok();
         leak_deleted = Some(deleted);
     }
-    let mut incoming = Incoming::new(Source::Discord, msg.id.to_string(), msg.content.clone());
+    // The pipeline stores the classification's masked text, never this raw one.
+    let mut incoming = Incoming::new(Source::Discord, msg.id.to_string(), text);
     incoming.guild_id = msg.guild_id.map(|g| g.to_string());
     incoming.channel_id = Some(msg.channel_id.to_string());
     incoming.thread_id = thread.map(|t| t.to_string());

@@ -39,6 +39,8 @@ struct Shared {
     gateway_url: String,
     /// Starter messages of forum threads, served by GET /channels/{thread}/messages/{id}.
     starters: Arc<Mutex<Vec<Value>>>,
+    /// Attachment files, served by GET /attachments/{name} as Discord's CDN serves them.
+    files: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
 }
 
 pub struct FakeDiscord {
@@ -97,6 +99,13 @@ async fn rest(State(s): State<Shared>, method: Method, uri: Uri, body: Bytes) ->
     let parts: Vec<&str> = path.trim_start_matches("/api/v10/").split('/').collect();
     match (method.as_str(), parts.as_slice()) {
         ("GET", ["gateway"]) => Json(json!({"url": s.gateway_url})).into_response(),
+        _ if method == Method::GET && path.starts_with("/attachments/") => {
+            let name = path.trim_start_matches("/attachments/");
+            match s.files.lock().unwrap().iter().find(|(n, _)| n == name) {
+                Some((_, bytes)) => ([("content-type", "text/plain; charset=utf-8")], bytes.clone()).into_response(),
+                None => StatusCode::NOT_FOUND.into_response(),
+            }
+        }
         ("GET", ["gateway", "bot"]) => Json(json!({"url": s.gateway_url, "shards": 1, "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}})).into_response(),
         ("PUT", ["applications", _, "commands"]) => Json(json!([])).into_response(),
         ("POST", ["channels", channel, "messages"]) => {
@@ -197,6 +206,7 @@ impl FakeDiscord {
             next_id: Arc::new(AtomicU64::new(700_000_000_000_000_000)),
             gateway_url,
             starters: Arc::default(),
+            files: Arc::default(),
         };
         let app = axum::Router::new().fallback(rest).with_state(shared.clone());
         let rest_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -221,6 +231,14 @@ impl FakeDiscord {
     pub fn dispatch(&self, t: &str, d: Value) {
         self.seq.fetch_add(1, Ordering::SeqCst);
         let _ = self.events.send(json!({"t": t, "d": d}));
+    }
+
+    /// Serves `bytes` as an attachment; returns the attachment object a message carries.
+    pub fn add_file(&self, id: u64, name: &str, content_type: Option<&str>, bytes: &[u8]) -> Value {
+        let stored = format!("{id}/{name}");
+        self.shared.files.lock().unwrap().push((stored.clone(), bytes.to_vec()));
+        let url = format!("{}/attachments/{stored}", self.rest_base);
+        json!({"id": id.to_string(), "filename": name, "size": bytes.len(), "url": url, "proxy_url": url, "content_type": content_type})
     }
 
     pub fn add_starter(&self, m: Value) {
