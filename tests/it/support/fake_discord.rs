@@ -30,6 +30,9 @@ pub struct Recorded {
     pub body: Value,
 }
 
+/// An attachment's path and bytes.
+type Served = (String, Vec<u8>);
+
 #[derive(Clone)]
 struct Shared {
     requests: Arc<Mutex<Vec<Recorded>>>,
@@ -40,7 +43,7 @@ struct Shared {
     /// Starter messages of forum threads, served by GET /channels/{thread}/messages/{id}.
     starters: Arc<Mutex<Vec<Value>>>,
     /// Attachment files, served by GET /attachments/{name} as Discord's CDN serves them.
-    files: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
+    files: Arc<Mutex<Vec<Served>>>,
 }
 
 pub struct FakeDiscord {
