@@ -41,6 +41,15 @@ impl Source {
     }
 }
 
+/// What an edit did to our reply.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReplyChange {
+    /// Our reply now says this.
+    Edited(String),
+    /// Our reply was deleted: it no longer applied.
+    Removed(Suppression),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ReplyStatus {
@@ -292,6 +301,46 @@ impl Store {
             .execute(&self.write)
             .await
             .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// A message was edited: the case takes the new masked text and classification, and the
+    /// change to our reply, if any.
+    pub async fn update_after_edit(
+        &self,
+        id: i64,
+        c: &crate::classify::Classification,
+        reply: Option<ReplyChange>,
+    ) -> Result<(), StoreError> {
+        let rules = serde_json::to_string(&c.rules).unwrap_or_else(|_| "[]".into());
+        let findings = serde_json::to_string(&c.findings).unwrap_or_else(|_| "[]".into());
+        let (reply_text, status, reason) = match &reply {
+            Some(ReplyChange::Edited(text)) => (Some(text.as_str()), Some(ReplyStatus::Sent.as_str()), None),
+            Some(ReplyChange::Removed(why)) => (None, Some(ReplyStatus::Suppressed.as_str()), Some(why.as_str())),
+            None => (None, None, None),
+        };
+        sqlx::query(
+            "UPDATE cases SET text = ?2, secrets_found = ?3, category = ?4, confidence = ?5, rules = ?6, findings = ?7,
+               escalate_to_sponsor = ?8, language = ?9,
+               reply_text = COALESCE(?10, reply_text), reply_status = COALESCE(?11, reply_status),
+               suppressed_reason = CASE WHEN ?11 IS NULL THEN suppressed_reason ELSE ?12 END
+             WHERE id = ?1",
+        )
+        .bind(id)
+        .bind(&c.masked_text)
+        .bind(c.secrets_found as i64)
+        .bind(c.category_id())
+        .bind(c.confidence)
+        .bind(rules)
+        .bind(findings)
+        .bind(c.escalate_to_sponsor)
+        .bind(c.language.code())
+        .bind(reply_text)
+        .bind(status)
+        .bind(reason)
+        .execute(&self.write)
+        .await
+        .map_err(|e| self.err(e))?;
         Ok(())
     }
 

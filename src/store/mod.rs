@@ -15,7 +15,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::ConnectOptions;
 
-pub use cases::{CaseRecord, NewCase, ReplyStatus, Source};
+pub use cases::{CaseRecord, NewCase, ReplyChange, ReplyStatus, Source};
 pub use feedback::FeedbackOutcome;
 pub use stats::{StatsRows, TopRecurring};
 

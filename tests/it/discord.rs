@@ -341,3 +341,70 @@ async fn an_oversized_or_non_text_attachment_is_not_downloaded() {
     assert!(downloads.is_empty(), "{downloads:?}");
     h.stop().await;
 }
+
+fn edited(mut m: Value) -> Value {
+    m["edited_timestamp"] = json!("2026-11-28T12:05:00.000000+00:00");
+    m
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_that_adds_a_token_is_deleted_our_reply_edited_and_the_token_is_nowhere() {
+    let h = start().await;
+    let question = "I made a new app key an hour ago and all my requests get 403. Does the key need a role?";
+    h.fake.dispatch("MESSAGE_CREATE", message(9401, CHANNEL, person(61), question));
+    let first = h.fake.wait_for(|r| r.method == "POST" && r.body["message_reference"]["message_id"] == "9401", 1).await.remove(0);
+    let reply_id = h.case_of(9401).await.reply_ref.unwrap();
+    assert!(first.body["content"].as_str().unwrap().contains("not linked to any role"));
+    let with_token = format!("{question}\nheaders:\nX-VTEX-API-AppKey: vtexappkey-demo-LAOLFT\nX-VTEX-API-AppToken: {TOKEN}");
+    h.fake.dispatch("MESSAGE_UPDATE", edited(message(9401, CHANNEL, person(61), &with_token)));
+    h.fake.wait_for(|r| r.method == "DELETE" && r.path == format!("/api/v10/channels/{CHANNEL}/messages/9401"), 1).await;
+    let patch =
+        h.fake.wait_for(|r| r.method == "PATCH" && r.path == format!("/api/v10/channels/{CHANNEL}/messages/{reply_id}"), 1).await.remove(0);
+    let content = patch.body["content"].as_str().unwrap();
+    assert!(content.contains("Your message contained an appToken") && content.contains("<@61>"), "{content}");
+    assert_eq!(h.fake.posts_to(CHANNEL).len(), 1, "an edit never gets a second reply");
+    for _ in 0..100 {
+        if h.store.case_by_source(Source::Discord, "9401").await.unwrap().unwrap().secrets_found > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let case = h.case_of(9401).await;
+    assert!(case.secrets_found >= 1 && case.text.contains("X-VTEX-API-AppToken") && !case.text.contains(&TOKEN[..24]), "{}", case.text);
+    for r in h.fake.requests() {
+        assert!(!r.body.to_string().contains(&TOKEN[..24]), "the token went to Discord: {}", r.path);
+    }
+    let dir = h.stop().await;
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(!bytes.windows(24).any(|w| w == &TOKEN.as_bytes()[..24]), "the token is in the database files");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_that_changes_the_category_edits_our_reply_and_posts_nothing_new() {
+    let h = start().await;
+    h.fake.dispatch(
+        "MESSAGE_CREATE",
+        message(9501, CHANNEL, person(62), "All my requests with the new appKey get 403. Does the key need a role?"),
+    );
+    h.fake.wait_for(|r| r.method == "POST" && r.body["message_reference"]["message_id"] == "9501", 1).await;
+    let reply_id = h.case_of(9501).await.reply_ref.unwrap();
+    let lost = "Sorry, wrong question: I lost the appToken we created last month, can VTEX send it to me again?";
+    h.fake.dispatch("MESSAGE_UPDATE", edited(message(9501, CHANNEL, person(62), lost)));
+    let patch = h.fake.wait_for(|r| r.method == "PATCH" && r.path.ends_with(&format!("/messages/{reply_id}")), 1).await.remove(0);
+    let content = patch.body["content"].as_str().unwrap();
+    assert!(!content.contains("not linked to any role"), "{content}");
+    let mut category = String::new();
+    for _ in 0..100 {
+        category = h.store.case_by_source(Source::Discord, "9501").await.unwrap().unwrap().category.clone();
+        if category != "key-not-linked-to-role" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(category, "apptoken-lost");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(h.fake.posts_to(CHANNEL).len(), 1);
+    h.stop().await;
+}

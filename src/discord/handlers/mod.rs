@@ -1,5 +1,6 @@
 //! Gateway event handlers, one per file.
 
+mod edit;
 mod message;
 mod reaction;
 mod thread;
@@ -11,6 +12,7 @@ use super::{Data, Error};
 pub async fn dispatch(ctx: &serenity::Context, event: &serenity::FullEvent, data: &Data) -> Result<(), Error> {
     match event {
         serenity::FullEvent::Message { new_message } => message::handle(ctx, new_message, data).await,
+        serenity::FullEvent::MessageUpdate { event, .. } => edit::handle(ctx, event, data).await,
         serenity::FullEvent::ThreadCreate { thread } => thread::handle(ctx, thread, data).await,
         serenity::FullEvent::ReactionAdd { add_reaction } => reaction::added(add_reaction, data).await,
         serenity::FullEvent::ReactionRemove { removed_reaction } => reaction::removed(removed_reaction, data).await,

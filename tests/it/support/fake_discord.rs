@@ -120,6 +120,10 @@ async fn rest(State(s): State<Shared>, method: Method, uri: Uri, body: Bytes) ->
             let channel: u64 = channel.parse().unwrap_or(0);
             Json(message(id, channel, user(BOT_ID, "triage", true), content)).into_response()
         }
+        ("PATCH", ["channels", channel, "messages", id]) => {
+            let content = body_json.get("content").and_then(Value::as_str).unwrap_or("");
+            Json(message(id.parse().unwrap_or(0), channel.parse().unwrap_or(0), user(BOT_ID, "triage", true), content)).into_response()
+        }
         ("DELETE", ["channels", _, "messages", _]) => {
             if s.deny_deletes.load(Ordering::SeqCst) {
                 return (StatusCode::FORBIDDEN, Json(json!({"message": "Missing Permissions", "code": 50013}))).into_response();
