@@ -72,3 +72,39 @@ pub async fn deliver(http: &serenity::Http, data: &Data, handled: &Handled, targ
         tracing::warn!(case_id = case.id, error = %e, "could not record the sent reply");
     }
 }
+
+/// A leak is answered privately: a direct message to its author, so that the warning does not
+/// point everyone at the token. Only if that fails (the author's DMs are closed) is it posted in
+/// the channel, as `deliver` does.
+pub async fn deliver_leak(http: &serenity::Http, data: &Data, handled: &Handled, target: Target) {
+    let case = &handled.case;
+    let Some(decision) = &handled.decision else { return };
+    let Some(text) = decision.text.as_deref() else { return };
+    if decision.suppressed.is_some() {
+        return deliver(http, data, handled, target).await;
+    }
+    match direct_message(http, target.author, text).await {
+        Ok(id) => {
+            tracing::info!(case_id = case.id, "leak warning sent by direct message");
+            let reply_ref = id.to_string();
+            if let Err(e) = data.pipeline.store().set_reply_status(case.id, ReplyStatus::Sent, Some(&reply_ref)).await {
+                tracing::warn!(case_id = case.id, error = %e, "could not record the sent reply");
+            }
+        }
+        Err(e) => {
+            tracing::info!(case_id = case.id, error = %e, "the author takes no direct messages; warning in the channel");
+            deliver(http, data, handled, target).await;
+        }
+    }
+}
+
+async fn direct_message(http: &serenity::Http, to: serenity::UserId, text: &str) -> serenity::Result<serenity::MessageId> {
+    let dm = to.create_dm_channel(http).await?;
+    let none = serenity::CreateAllowedMentions::new().everyone(false).all_roles(false).all_users(false);
+    let mut first = None;
+    for chunk in split_message(text, DISCORD_LIMIT) {
+        let sent = dm.send_message(http, serenity::CreateMessage::new().content(chunk).allowed_mentions(none.clone())).await?;
+        first.get_or_insert(sent.id);
+    }
+    first.ok_or(serenity::Error::Other("an empty reply"))
+}

@@ -126,22 +126,25 @@ async fn bot_self_off_topic_and_unwatched_messages_get_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn leaked_token_is_deleted_and_masked_everywhere() {
+async fn leaked_token_is_deleted_and_its_author_warned_by_direct_message_with_the_token_masked_everywhere() {
     let h = start().await;
     let text = format!("here's what I send, still 401:\nX-VTEX-API-AppKey: vtexappkey-demo-LAOLFT\nX-VTEX-API-AppToken:  {TOKEN}");
     h.fake.dispatch("MESSAGE_CREATE", message(7001, CHANNEL, person(45), &text));
     h.fake.wait_for(|r| r.method == "DELETE" && r.path == format!("/api/v10/channels/{CHANNEL}/messages/7001"), 1).await;
-    let post = h.fake.wait_for(|r| r.method == "POST" && r.path.ends_with(&format!("{CHANNEL}/messages")), 1).await.remove(0);
-    let content = post.body["content"].as_str().unwrap();
+    h.fake.wait_for(|r| r.method == "POST" && r.path == "/api/v10/users/@me/channels" && r.body["recipient_id"] == "45", 1).await;
+    let dm = h.fake.wait_for(|_| !h.fake.direct_messages().is_empty(), 1).await;
+    assert!(!dm.is_empty());
+    let dm = h.fake.direct_messages().remove(0);
+    let content = dm.body["content"].as_str().unwrap();
     assert!(!content.contains(&TOKEN[..20]));
     assert!(content.contains("Your message contained an appToken") && content.contains("I deleted your message"), "{content}");
-    assert!(content.contains("<@45>"), "the author is addressed since the message is gone");
-    assert!(post.body.get("message_reference").is_none_or(Value::is_null));
-    assert_eq!(post.body["allowed_mentions"]["users"], json!(["45"]));
+    assert!(content.contains("Sponsor"), "the renewal needs the Sponsor user: {content}");
     let case = h.case_of(7001).await;
     assert_eq!(case.secrets_found, 1);
     assert!(case.escalate_to_sponsor);
     assert!(case.text.contains("[masked:apptoken]") && !case.text.contains(&TOKEN[..20]));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(h.fake.posts_to(CHANNEL).is_empty(), "no public warning points at the leak when the DM went through");
     assert!(h.fake.requests().iter().all(|r| !r.body.to_string().contains(&TOKEN[..20])));
     let dir = h.stop().await;
     for name in ["cases.db", "cases.db-wal"] {
@@ -152,14 +155,32 @@ async fn leaked_token_is_deleted_and_masked_everywhere() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_manage_messages_the_author_is_asked_to_delete_the_leak() {
+async fn when_the_authors_dms_are_closed_the_leak_warning_is_posted_in_the_channel() {
+    let h = start().await;
+    h.fake.deny_dms(true);
+    h.fake.dispatch("MESSAGE_CREATE", message(7051, CHANNEL, person(49), &format!("still 401 with appToken {TOKEN}")));
+    h.fake.wait_for(|r| r.method == "DELETE" && r.path.ends_with("/messages/7051"), 1).await;
+    let post = h.fake.wait_for(|r| r.method == "POST" && r.path.ends_with(&format!("{CHANNEL}/messages")), 1).await.remove(0);
+    let content = post.body["content"].as_str().unwrap();
+    assert!(
+        content.contains("<@49>") && content.contains("Your message contained an appToken") && !content.contains(&TOKEN[..20]),
+        "{content}"
+    );
+    assert!(post.body.get("message_reference").is_none_or(Value::is_null), "the leaked message is gone: no reply to it");
+    assert_eq!(post.body["allowed_mentions"]["users"], json!(["49"]));
+    assert_eq!(h.fake.direct_messages().len(), 1, "the refused DM was tried first");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_manage_messages_the_author_is_asked_privately_to_delete_the_leak() {
     let h = start().await;
     h.fake.deny_deletes(true);
     h.fake.dispatch("MESSAGE_CREATE", message(7101, CHANNEL, person(46), &format!("my appToken is {TOKEN}, why 401?")));
-    let post = h.fake.wait_for(|r| r.method == "POST" && r.path.ends_with(&format!("{CHANNEL}/messages")), 1).await.remove(0);
-    let content = post.body["content"].as_str().unwrap();
+    h.fake.wait_for(|_| !h.fake.direct_messages().is_empty(), 1).await;
+    let dm = h.fake.direct_messages().remove(0);
+    let content = dm.body["content"].as_str().unwrap();
     assert!(content.contains("Please delete your message") && !content.contains(&TOKEN[..20]), "{content}");
-    assert_eq!(post.body["message_reference"]["message_id"], "7101");
     h.stop().await;
 }
 

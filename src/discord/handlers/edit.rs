@@ -11,7 +11,7 @@
 
 use poise::serenity_prelude as serenity;
 
-use crate::discord::reply::{deliver, Target};
+use crate::discord::reply::{deliver, deliver_leak, Target};
 use crate::discord::{Data, Error};
 use crate::pipeline::{Delivery, Incoming};
 use crate::respond::{self, Channel, History, Suppression};
@@ -70,7 +70,7 @@ pub async fn handle(ctx: &serenity::Context, event: &serenity::MessageUpdateEven
         let handled = data.pipeline.record(incoming, c, &channel, Delivery::Post).await?;
         if !handled.duplicate {
             data.metrics.record_case(&handled.case);
-            deliver(&ctx.http, data, &handled, target).await;
+            deliver_leak(&ctx.http, data, &handled, target).await;
         }
         return Ok(());
     };
@@ -111,7 +111,11 @@ pub async fn handle(ctx: &serenity::Context, event: &serenity::MessageUpdateEven
             // Not answered before (off topic, or unsure): this is the first reply, not a second.
             store.update_after_edit(case.id, &c, None).await?;
             let handled = crate::pipeline::Handled { case: case.clone(), duplicate: false, decision: Some(decision) };
-            deliver(&ctx.http, data, &handled, target).await;
+            if leaked {
+                deliver_leak(&ctx.http, data, &handled, target).await;
+            } else {
+                deliver(&ctx.http, data, &handled, target).await;
+            }
         }
         (None, false) => store.update_after_edit(case.id, &c, None).await?,
     }

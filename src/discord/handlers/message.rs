@@ -2,7 +2,7 @@
 
 use poise::serenity_prelude as serenity;
 
-use crate::discord::reply::{deliver, Target};
+use crate::discord::reply::{deliver, deliver_leak, Target};
 use crate::discord::{Data, Error};
 use crate::pipeline::{Delivery, Incoming};
 use crate::respond::Channel;
@@ -90,6 +90,10 @@ pub async fn triage_message(
     data.metrics.record_case(&handled.case);
     tracing::info!(case_id = handled.case.id, category = %handled.case.category, confidence = handled.case.confidence, "message triaged");
     let target = Target { channel: msg.channel_id, reference: (leak_deleted != Some(true)).then_some(msg.id), author: msg.author.id };
-    deliver(&ctx.http, data, &handled, target).await;
+    if leak_deleted.is_some() {
+        deliver_leak(&ctx.http, data, &handled, target).await;
+    } else {
+        deliver(&ctx.http, data, &handled, target).await;
+    }
     Ok(())
 }

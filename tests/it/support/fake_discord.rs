@@ -38,6 +38,7 @@ struct Shared {
     requests: Arc<Mutex<Vec<Recorded>>>,
     fail_posts: Arc<AtomicBool>,
     deny_deletes: Arc<AtomicBool>,
+    deny_dms: Arc<AtomicBool>,
     next_id: Arc<AtomicU64>,
     gateway_url: String,
     /// Starter messages of forum threads, served by GET /channels/{thread}/messages/{id}.
@@ -52,6 +53,13 @@ pub struct FakeDiscord {
     events: broadcast::Sender<Value>,
     identified: Arc<AtomicU64>,
     seq: AtomicU64,
+}
+
+/// Direct-message channels get ids from here on.
+pub const DM_BASE: u64 = 950_000_000_000_000_000;
+
+fn is_dm(channel: &str) -> bool {
+    channel.parse::<u64>().is_ok_and(|c| c >= DM_BASE)
 }
 
 pub fn user(id: u64, name: &str, bot: bool) -> Value {
@@ -111,6 +119,14 @@ async fn rest(State(s): State<Shared>, method: Method, uri: Uri, body: Bytes) ->
         }
         ("GET", ["gateway", "bot"]) => Json(json!({"url": s.gateway_url, "shards": 1, "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}})).into_response(),
         ("PUT", ["applications", _, "commands"]) => Json(json!([])).into_response(),
+        ("POST", ["users", "@me", "channels"]) => {
+            let recipient: u64 = body_json.get("recipient_id").and_then(Value::as_str).and_then(|r| r.parse().ok()).unwrap_or(0);
+            Json(json!({"id": (DM_BASE + recipient % 1_000_000).to_string(), "type": 1, "recipients": [user(recipient, "member", false)], "last_message_id": null}))
+                .into_response()
+        }
+        ("POST", ["channels", channel, "messages"]) if is_dm(channel) && s.deny_dms.load(Ordering::SeqCst) => {
+            (StatusCode::FORBIDDEN, Json(json!({"message": "Cannot send messages to this user", "code": 50007}))).into_response()
+        }
         ("POST", ["channels", channel, "messages"]) => {
             if s.fail_posts.load(Ordering::SeqCst) {
                 return (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"message": "Internal Server Error", "code": 0}))).into_response();
@@ -210,6 +226,7 @@ impl FakeDiscord {
             requests: Arc::default(),
             fail_posts: Arc::default(),
             deny_deletes: Arc::default(),
+            deny_dms: Arc::default(),
             next_id: Arc::new(AtomicU64::new(700_000_000_000_000_000)),
             gateway_url,
             starters: Arc::default(),
@@ -254,6 +271,21 @@ impl FakeDiscord {
 
     pub fn fail_posts(&self, on: bool) {
         self.shared.fail_posts.store(on, Ordering::SeqCst);
+    }
+
+    /// The author's DMs are closed: messages to DM channels get 403 (code 50007).
+    pub fn deny_dms(&self, on: bool) {
+        self.shared.deny_dms.store(on, Ordering::SeqCst);
+    }
+
+    /// Messages sent to DM channels (refused ones included).
+    pub fn direct_messages(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| {
+                r.method == "POST" && r.path.strip_prefix("/api/v10/channels/").and_then(|p| p.split('/').next()).is_some_and(is_dm)
+            })
+            .collect()
     }
 
     pub fn deny_deletes(&self, on: bool) {
