@@ -98,7 +98,7 @@ pub async fn deliver_leak(http: &serenity::Http, data: &Data, handled: &Handled,
     }
 }
 
-async fn direct_message(http: &serenity::Http, to: serenity::UserId, text: &str) -> serenity::Result<serenity::MessageId> {
+pub(crate) async fn direct_message(http: &serenity::Http, to: serenity::UserId, text: &str) -> serenity::Result<serenity::MessageId> {
     let dm = to.create_dm_channel(http).await?;
     let none = serenity::CreateAllowedMentions::new().everyone(false).all_roles(false).all_users(false);
     let mut first = None;

@@ -369,7 +369,7 @@ fn edited(mut m: Value) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_edit_that_adds_a_token_is_deleted_our_reply_edited_and_the_token_is_nowhere() {
+async fn an_edit_that_adds_a_token_is_deleted_its_author_told_by_dm_and_the_token_is_nowhere() {
     let h = start().await;
     let question = "I made a new app key an hour ago and all my requests get 403. Does the key need a role?";
     h.fake.dispatch("MESSAGE_CREATE", message(9401, CHANNEL, person(61), question));
@@ -379,11 +379,14 @@ async fn an_edit_that_adds_a_token_is_deleted_our_reply_edited_and_the_token_is_
     let with_token = format!("{question}\nheaders:\nX-VTEX-API-AppKey: vtexappkey-demo-LAOLFT\nX-VTEX-API-AppToken: {TOKEN}");
     h.fake.dispatch("MESSAGE_UPDATE", edited(message(9401, CHANNEL, person(61), &with_token)));
     h.fake.wait_for(|r| r.method == "DELETE" && r.path == format!("/api/v10/channels/{CHANNEL}/messages/9401"), 1).await;
-    let patch =
-        h.fake.wait_for(|r| r.method == "PATCH" && r.path == format!("/api/v10/channels/{CHANNEL}/messages/{reply_id}"), 1).await.remove(0);
-    let content = patch.body["content"].as_str().unwrap();
-    assert!(content.contains("Your message contained an appToken") && content.contains("<@61>"), "{content}");
+    h.fake.wait_for(|_| !h.fake.direct_messages().is_empty(), 1).await;
+    let dm = h.fake.direct_messages().remove(0);
+    let content = dm.body["content"].as_str().unwrap();
+    assert!(content.contains("Your message contained an appToken") && content.contains("Sponsor"), "{content}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(h.fake.posts_to(CHANNEL).len(), 1, "an edit never gets a second reply");
+    let patched = h.fake.requests().into_iter().any(|r| r.method == "PATCH" && r.path.ends_with(&format!("/messages/{reply_id}")));
+    assert!(!patched, "the answer did not change, so our public reply stays as it was: no public word about the leak");
     for _ in 0..100 {
         if h.store.case_by_source(Source::Discord, "9401").await.unwrap().unwrap().secrets_found > 0 {
             break;
@@ -427,5 +430,24 @@ async fn an_edit_that_changes_the_category_edits_our_reply_and_posts_nothing_new
     assert_eq!(category, "apptoken-lost");
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(h.fake.posts_to(CHANNEL).len(), 1);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_dms_are_closed_an_edit_that_adds_a_token_gets_the_warning_in_our_edited_reply() {
+    let h = start().await;
+    h.fake.deny_dms(true);
+    let question = "I made a new app key an hour ago and all my requests get 403. Does the key need a role?";
+    h.fake.dispatch("MESSAGE_CREATE", message(9601, CHANNEL, person(63), question));
+    h.fake.wait_for(|r| r.method == "POST" && r.body["message_reference"]["message_id"] == "9601", 1).await;
+    let reply_id = h.case_of(9601).await.reply_ref.unwrap();
+    h.fake.dispatch("MESSAGE_UPDATE", edited(message(9601, CHANNEL, person(63), &format!("{question} token: {TOKEN}"))));
+    let patch = h.fake.wait_for(|r| r.method == "PATCH" && r.path.ends_with(&format!("/messages/{reply_id}")), 1).await.remove(0);
+    let content = patch.body["content"].as_str().unwrap();
+    assert!(
+        content.contains("Your message contained an appToken") && content.contains("<@63>") && !content.contains(&TOKEN[..20]),
+        "{content}"
+    );
+    assert_eq!(h.fake.posts_to(CHANNEL).len(), 1, "an edit never gets a second reply");
     h.stop().await;
 }

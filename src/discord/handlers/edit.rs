@@ -84,7 +84,32 @@ pub async fn handle(ctx: &serenity::Context, event: &serenity::MessageUpdateEven
     }
     // A reply to one message, edited: its history is the same as when it was first answered,
     // except that this message is no longer new to it.
-    let decision = respond::decide(data.pipeline.classifier().pack(), &c, &History::default(), data.pipeline.policy(), &channel);
+    let pack = data.pipeline.classifier().pack();
+    let mut decision = respond::decide(pack, &c, &History::default(), data.pipeline.policy(), &channel);
+    // A leak is told to its author privately. Our public reply then changes only if the answer
+    // itself did, and never mentions the leak.
+    if leak_is_new && decision.posts() {
+        let warning = decision.text.clone().unwrap_or_default();
+        match crate::discord::reply::direct_message(&ctx.http, author.id, &warning).await {
+            Ok(dm) => {
+                tracing::info!(case_id = case.id, "leak warning for an edit sent by direct message");
+                if case.reply_status != ReplyStatus::Sent {
+                    // The DM is our first reply to this message.
+                    store.set_reply_status(case.id, ReplyStatus::Sent, Some(&dm.to_string())).await?;
+                }
+                if c.category_id() == case.category {
+                    store.update_after_edit(case.id, &c, None).await?;
+                    return Ok(());
+                }
+                let mut public = c.clone();
+                public.secrets_found = 0;
+                public.apptokens_found = 0;
+                let quiet = Channel { leak_deleted: None, ..channel.clone() };
+                decision = respond::decide(pack, &public, &History::default(), data.pipeline.policy(), &quiet);
+            }
+            Err(e) => tracing::info!(case_id = case.id, error = %e, "the author takes no direct messages; the warning goes in our reply"),
+        }
+    }
     let ours = case.reply_ref.as_deref().and_then(|r| r.parse::<u64>().ok()).filter(|_| case.reply_status == ReplyStatus::Sent);
     match (ours, decision.posts()) {
         (Some(reply), true) => {
