@@ -164,6 +164,12 @@ pub struct DiscordConfig {
     pub staff_role: Option<u64>,
     /// Delete messages that leak an appToken (needs Manage Messages).
     pub delete_leaks: bool,
+    /// Follow threads started in watched text channels: the first message is triaged, later
+    /// ones are follow-ups of the same case.
+    pub threads: bool,
+    /// Roles (besides `staff_role`) whose members help: once one of them posts in a thread, the
+    /// bot stays silent there.
+    pub helper_roles: Vec<u64>,
     /// REST proxy base URL (twilight-http-proxy, nirn-proxy); the gateway URL is fetched through it.
     pub proxy_url: Option<String>,
     /// Text attachments (`message.txt`, logs, `.env`) up to this size are read with the message.
@@ -180,6 +186,8 @@ impl Default for DiscordConfig {
             forums: Vec::new(),
             staff_role: None,
             delete_leaks: true,
+            threads: true,
+            helper_roles: Vec::new(),
             proxy_url: None,
             attachment_max_kb: 256,
             attachment_hosts: vec!["cdn.discordapp.com".into(), "media.discordapp.net".into()],

@@ -297,7 +297,8 @@ impl Core {
                     let count_up_to = if channel.backlog { 1 } else { store::history::PRIOR_CAP };
                     let mut h = store::history::lookup(conn, &query, self.policy.recurrence_window_secs, count_up_to, cooldown)?;
                     add_chunk_history(&mut h, &fresh, &query, self.policy.recurrence_window_secs);
-                    if let (Some(_), Some(thread)) = (&msg.ticket, msg.thread_id.as_deref()) {
+                    // A later message of a ticket or a thread is a follow-up, not a new question.
+                    if let Some(thread) = msg.thread_id.as_deref() {
                         let replied = |e: &&NewCase| matches!(e.reply_status, ReplyStatus::Sent | ReplyStatus::Pending);
                         h.answered_in_thread =
                             fresh.iter().filter(replied).any(|e| e.thread_id.as_deref() == Some(thread) && e.category == category)

@@ -87,6 +87,8 @@ pub struct Channel {
     pub staff_mention: Option<String>,
     /// An imported backlog: the decision is recorded, but nothing is composed or posted.
     pub backlog: bool,
+    /// Stay silent, for this reason: a person already helps, or this is not the asker's thread.
+    pub humans_first: Option<Suppression>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,6 +105,10 @@ pub enum Suppression {
     Deleted,
     /// A later comment on a ticket we already answered for this category.
     AlreadyAnswered,
+    /// A person with a helper role is already answering in the thread.
+    HumanHelping,
+    /// A message in someone else's thread: only the thread's original poster is answered.
+    NotTheAsker,
 }
 
 impl Suppression {
@@ -115,6 +121,8 @@ impl Suppression {
             Suppression::Backlog => "backlog",
             Suppression::Deleted => "deleted",
             Suppression::AlreadyAnswered => "already_answered",
+            Suppression::HumanHelping => "human_helping",
+            Suppression::NotTheAsker => "not_the_asker",
         }
     }
 
@@ -127,6 +135,8 @@ impl Suppression {
             Suppression::Backlog,
             Suppression::Deleted,
             Suppression::AlreadyAnswered,
+            Suppression::HumanHelping,
+            Suppression::NotTheAsker,
         ]
         .into_iter()
         .find(|x| x.as_str() == s)
@@ -202,7 +212,9 @@ pub fn decide(pack: &Pack, c: &Classification, history: &History, policy: &Polic
         }
     });
     // A leaked token is always answered: the warning protects the account.
-    if !leaked && history.answered_in_thread {
+    if let (false, Some(why)) = (leaked, channel.humans_first) {
+        decision.suppressed = Some(why);
+    } else if !leaked && history.answered_in_thread {
         decision.suppressed = Some(Suppression::AlreadyAnswered);
     } else if !leaked {
         if c.category.is_some() && c.confidence < policy.reply_threshold {

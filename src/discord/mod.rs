@@ -27,6 +27,45 @@ pub struct Data {
     pub metrics: Arc<Metrics>,
     pub bot_id: serenity::UserId,
     pub attachments: attachments::Reader,
+    /// Threads we follow (forum posts, and threads in watched text channels), by thread id.
+    pub threads: std::sync::Mutex<std::collections::HashMap<u64, Followed>>,
+}
+
+/// A followed thread: whose question it is, and whether a person already helps there.
+#[derive(Debug, Clone, Copy)]
+pub struct Followed {
+    pub owner: Option<u64>,
+    pub helped: bool,
+}
+
+/// Threads remembered at most; past it the oldest knowledge is dropped (a thread then reads as
+/// unwatched, which only makes the bot quieter).
+const FOLLOWED_MAX: usize = 50_000;
+
+impl Data {
+    pub fn follow(&self, thread: u64, owner: Option<u64>) {
+        let mut threads = self.threads.lock().unwrap_or_else(|e| e.into_inner());
+        if threads.len() >= FOLLOWED_MAX {
+            threads.clear();
+        }
+        threads.entry(thread).or_insert(Followed { owner, helped: false });
+    }
+
+    pub fn followed(&self, thread: u64) -> Option<Followed> {
+        self.threads.lock().unwrap_or_else(|e| e.into_inner()).get(&thread).copied()
+    }
+
+    pub fn mark_helped(&self, thread: u64) {
+        if let Some(f) = self.threads.lock().unwrap_or_else(|e| e.into_inner()).get_mut(&thread) {
+            f.helped = true;
+        }
+    }
+
+    /// A member with the staff role or a helper role.
+    pub fn is_helper(&self, member: Option<&serenity::PartialMember>) -> bool {
+        member
+            .is_some_and(|m| m.roles.iter().any(|r| self.config.staff_role == Some(r.get()) || self.config.helper_roles.contains(&r.get())))
+    }
 }
 
 /// A running bot; dropped or shut down with the rest of `triage serve`.
@@ -69,7 +108,7 @@ impl Bot {
                     if let Err(e) = poise::builtins::register_globally(ctx, &framework.options().commands).await {
                         tracing::warn!(error = %e, "could not register slash commands; they may be missing until the next start");
                     }
-                    Ok(Data { pipeline, config, metrics, bot_id: ready.user.id, attachments: reader })
+                    Ok(Data { pipeline, config, metrics, bot_id: ready.user.id, attachments: reader, threads: Default::default() })
                 })
             })
             .build();

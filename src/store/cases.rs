@@ -344,6 +344,16 @@ impl Store {
         Ok(())
     }
 
+    /// A thread was started from a message: that message's case is the thread's first.
+    pub async fn join_thread(&self, thread_id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE cases SET thread_id = ?1 WHERE source = 'discord' AND source_id = ?1 AND thread_id IS NULL")
+            .bind(thread_id)
+            .execute(&self.write)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
     pub async fn count_cases(&self) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) FROM cases").fetch_one(&self.read).await.map_err(|e| self.err(e))?;
         Ok(row.get(0))

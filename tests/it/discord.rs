@@ -451,3 +451,79 @@ async fn when_dms_are_closed_an_edit_that_adds_a_token_gets_the_warning_in_our_e
     assert_eq!(h.fake.posts_to(CHANNEL).len(), 1, "an edit never gets a second reply");
     h.stop().await;
 }
+
+fn text_thread(thread: u64, owner: u64) -> Value {
+    json!({"id": thread.to_string(), "type": 11, "guild_id": GUILD_ID.to_string(), "parent_id": CHANNEL.to_string(), "name": "keys",
+           "owner_id": owner.to_string(), "thread_metadata": {"archived": false, "auto_archive_duration": 1440,
+           "archive_timestamp": "2026-11-28T12:00:00.000000+00:00", "locked": false},
+           "newly_created": true, "message_count": 0, "member_count": 1})
+}
+
+fn by_staff(mut m: Value) -> Value {
+    m["member"] = json!({"roles": [STAFF_ROLE.to_string()], "joined_at": "2026-01-01T00:00:00.000000+00:00", "deaf": false, "mute": false});
+    m
+}
+
+/// Waits until the message's case is stored (settled or not).
+async fn stored(h: &Harness, id: u64) -> triage::store::CaseRecord {
+    for _ in 0..500 {
+        if let Some(c) = h.store.case_by_source(Source::Discord, &id.to_string()).await.unwrap() {
+            return c;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("message {id} was never stored");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thread_in_a_text_channel_is_answered_once_and_a_new_question_in_it_again() {
+    let h = start().await;
+    let thread = 9701u64;
+    h.fake.dispatch("THREAD_CREATE", text_thread(thread, 71));
+    // Serenity handles each event in a task of its own; on Discord a thread's first message comes
+    // well after the thread.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    h.fake.dispatch(
+        "MESSAGE_CREATE",
+        message(9702, thread, person(71), "All my requests with the new appKey get 403. Does the key need a role?"),
+    );
+    h.fake.wait_for(|r| r.method == "POST" && r.path == format!("/api/v10/channels/{thread}/messages"), 1).await;
+    assert_eq!(h.case_of(9702).await.thread_id.as_deref(), Some("9701"));
+    h.fake.dispatch("MESSAGE_CREATE", message(9703, thread, person(71), "still 403 with the new key, it has no role I think"));
+    let follow_up = stored(&h, 9703).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(follow_up.category, "key-not-linked-to-role");
+    assert_eq!(follow_up.suppressed_reason.map(|r| r.as_str()), Some("already_answered"));
+    h.fake.dispatch(
+        "MESSAGE_CREATE",
+        message(9704, thread, person(71), "Also: I lost the appToken we created last month, can VTEX send it again?"),
+    );
+    h.fake.wait_for(|r| r.method == "POST" && r.body["message_reference"]["message_id"] == "9704", 1).await;
+    assert_eq!(h.fake.posts_to(thread).len(), 2, "the first question and the new one; the follow-up is not answered again");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staff_reply_in_a_thread_silences_the_bot_and_only_the_threads_poster_is_answered() {
+    let h = start().await;
+    let (helped, other) = (9801u64, 9811u64);
+    h.fake.dispatch("THREAD_CREATE", text_thread(helped, 72));
+    h.fake.dispatch("THREAD_CREATE", text_thread(other, 73));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    h.fake.dispatch("MESSAGE_CREATE", by_staff(message(9802, helped, person(74), "Hi! Can you share which API you call?")));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    h.fake.dispatch(
+        "MESSAGE_CREATE",
+        message(9803, helped, person(72), "All my requests with the new appKey get 403. Does the key need a role?"),
+    );
+    assert_eq!(stored(&h, 9803).await.suppressed_reason.map(|r| r.as_str()), Some("human_helping"));
+    h.fake.dispatch(
+        "MESSAGE_CREATE",
+        message(9812, other, person(75), "All my requests with the new appKey get 403. Does the key need a role?"),
+    );
+    assert_eq!(stored(&h, 9812).await.suppressed_reason.map(|r| r.as_str()), Some("not_the_asker"));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(h.fake.posts_to(helped).is_empty() && h.fake.posts_to(other).is_empty());
+    assert!(h.store.case_by_source(Source::Discord, "9802").await.unwrap().is_none(), "a helper's answer is not a case");
+    h.stop().await;
+}

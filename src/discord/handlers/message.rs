@@ -5,7 +5,7 @@ use poise::serenity_prelude as serenity;
 use crate::discord::reply::{deliver, deliver_leak, Target};
 use crate::discord::{Data, Error};
 use crate::pipeline::{Delivery, Incoming};
-use crate::respond::Channel;
+use crate::respond::{Channel, Suppression};
 use crate::store::Source;
 
 /// Whether a message is ours to triage: a person's, in a watched channel, with text (its own or
@@ -43,19 +43,39 @@ pub fn cut_for_storage(c: &mut crate::classify::Classification) {
 }
 
 pub async fn handle(ctx: &serenity::Context, msg: &serenity::Message, data: &Data) -> Result<(), Error> {
-    let watched = data.config.channels.contains(&msg.channel_id.get());
+    let followed = data.followed(msg.channel_id.get());
+    let watched = data.config.channels.contains(&msg.channel_id.get()) || followed.is_some();
     if !wanted(msg, data, watched) {
         return Ok(());
     }
-    triage_message(ctx, msg, data, None).await
+    let Some(thread) = followed else { return triage_message(ctx, msg, data, None, None).await };
+    // Humans first: once a helper speaks in a thread, the thread is theirs. Only the thread's
+    // poster is answered. A leak is still handled whoever posts it.
+    let quiet = if data.is_helper(msg.member.as_deref()) {
+        data.mark_helped(msg.channel_id.get());
+        // A helper's answer is not a case; only a token in it is acted on.
+        if data.pipeline.analyse(&full_text(msg, data).await).secrets_found == 0 {
+            return Ok(());
+        }
+        Some(Suppression::HumanHelping)
+    } else if thread.helped {
+        Some(Suppression::HumanHelping)
+    } else if thread.owner.is_some_and(|o| o != msg.author.id.get()) {
+        Some(Suppression::NotTheAsker)
+    } else {
+        None
+    };
+    triage_message(ctx, msg, data, Some(msg.channel_id), quiet).await
 }
 
-/// The pipeline for one Discord message; `thread` is set for forum posts.
+/// The pipeline for one Discord message; `thread` is set in threads, `quiet` when the answer
+/// must be held back for people (a leak is still answered).
 pub async fn triage_message(
     ctx: &serenity::Context,
     msg: &serenity::Message,
     data: &Data,
     thread: Option<serenity::ChannelId>,
+    quiet: Option<Suppression>,
 ) -> Result<(), Error> {
     let text = full_text(msg, data).await;
     // Attachments may take a message past the size limit; its own text may not.
@@ -81,6 +101,7 @@ pub async fn triage_message(
         now: crate::pipeline::now(),
         leak_deleted,
         staff_mention: data.config.staff_role.map(|r| format!("<@&{r}>")),
+        humans_first: quiet,
         ..Channel::default()
     };
     let handled = data.pipeline.record(incoming, classification, &channel, Delivery::Post).await?;
