@@ -3,6 +3,7 @@
 
 pub(crate) mod cases;
 mod checkpoint;
+mod corrections;
 mod feedback;
 pub mod history;
 pub mod outbox;
@@ -16,6 +17,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::ConnectOptions;
 
 pub use cases::{CaseRecord, NewCase, ReplyChange, ReplyStatus, Source};
+pub use corrections::Correction;
 pub use feedback::FeedbackOutcome;
 pub use stats::{StatsRows, TopRecurring};
 

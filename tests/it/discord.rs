@@ -527,3 +527,32 @@ async fn a_staff_reply_in_a_thread_silences_the_bot_and_only_the_threads_poster_
     assert!(h.store.case_by_source(Source::Discord, "9802").await.unwrap().is_none(), "a helper's answer is not a case");
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_correction_from_staff_is_stored_apart_and_a_member_without_the_role_is_refused() {
+    let h = start().await;
+    h.fake.dispatch(
+        "MESSAGE_CREATE",
+        message(9901, CHANNEL, person(81), "All my requests with the new appKey get 403. Does the key need a role?"),
+    );
+    let case = h.case_of(9901).await;
+    let reply = case.reply_ref.clone().unwrap();
+    let options = json!([{"name": "case", "type": 4, "value": case.id}, {"name": "category", "type": 3, "value": "role-lacks-permission"},
+                         {"name": "delete_reply", "type": 5, "value": true}]);
+    h.fake.dispatch("INTERACTION_CREATE", slash_command(9902, CHANNEL, person(82), "correct", options.clone()));
+    let refused = h.fake.wait_for(|r| r.path.contains("/interactions/9902/"), 1).await.remove(0);
+    assert!(refused.body.to_string().contains("Only members with the staff role"), "{}", refused.body);
+    assert_eq!(h.store.latest_correction(case.id).await.unwrap(), None);
+
+    let mut staff = slash_command(9903, CHANNEL, person(83), "correct", options);
+    staff["member"]["roles"] = json!([STAFF_ROLE.to_string()]);
+    h.fake.dispatch("INTERACTION_CREATE", staff);
+    let answer = h.fake.wait_for(|r| r.path.contains("/interactions/9903/"), 1).await.remove(0);
+    assert_eq!(answer.body["data"]["flags"], 64, "only the moderator sees it");
+    assert!(answer.body.to_string().contains("Recorded"), "{}", answer.body);
+    let correction = h.store.latest_correction(case.id).await.unwrap().expect("stored");
+    assert_eq!((correction.category.as_str(), correction.corrected_by.as_str()), ("role-lacks-permission", "83"));
+    assert_eq!(h.store.case(case.id).await.unwrap().unwrap().category, "key-not-linked-to-role", "the classifier's output is kept");
+    h.fake.wait_for(|r| r.method == "DELETE" && r.path.ends_with(&format!("/messages/{reply}")), 1).await;
+    h.stop().await;
+}

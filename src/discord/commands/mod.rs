@@ -1,13 +1,14 @@
 //! Slash commands, one per file, under `/triage`.
 
 mod case;
+mod correct;
 mod explain;
 mod stats;
 
 use super::{Context, Error};
 
-/// Support triage: statistics, explanations and cases.
-#[poise::command(slash_command, subcommands("stats::stats", "explain::explain", "case::case"), subcommand_required)]
+/// Support triage: statistics, explanations, cases and corrections.
+#[poise::command(slash_command, subcommands("stats::stats", "explain::explain", "case::case", "correct::correct"), subcommand_required)]
 pub async fn triage(_ctx: Context<'_>) -> Result<(), Error> {
     Ok(())
 }
