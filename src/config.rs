@@ -170,6 +170,8 @@ pub struct DiscordConfig {
     /// Roles (besides `staff_role`) whose members help: once one of them posts in a thread, the
     /// bot stays silent there.
     pub helper_roles: Vec<u64>,
+    /// Forum tags that silence the bot in a thread (matched without regard to case).
+    pub quiet_threads: Vec<String>,
     /// REST proxy base URL (twilight-http-proxy, nirn-proxy); the gateway URL is fetched through it.
     pub proxy_url: Option<String>,
     /// Text attachments (`message.txt`, logs, `.env`) up to this size are read with the message.
@@ -188,6 +190,7 @@ impl Default for DiscordConfig {
             delete_leaks: true,
             threads: true,
             helper_roles: Vec::new(),
+            quiet_threads: vec!["Solved".into(), "Needs human".into()],
             proxy_url: None,
             attachment_max_kb: 256,
             attachment_hosts: vec!["cdn.discordapp.com".into(), "media.discordapp.net".into()],

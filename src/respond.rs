@@ -109,6 +109,8 @@ pub enum Suppression {
     HumanHelping,
     /// A message in someone else's thread: only the thread's original poster is answered.
     NotTheAsker,
+    /// The thread carries one of the `quiet_threads` tags.
+    QuietThread,
 }
 
 impl Suppression {
@@ -123,6 +125,7 @@ impl Suppression {
             Suppression::AlreadyAnswered => "already_answered",
             Suppression::HumanHelping => "human_helping",
             Suppression::NotTheAsker => "not_the_asker",
+            Suppression::QuietThread => "quiet_thread",
         }
     }
 
@@ -137,6 +140,7 @@ impl Suppression {
             Suppression::AlreadyAnswered,
             Suppression::HumanHelping,
             Suppression::NotTheAsker,
+            Suppression::QuietThread,
         ]
         .into_iter()
         .find(|x| x.as_str() == s)

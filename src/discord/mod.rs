@@ -36,6 +36,8 @@ pub struct Data {
 pub struct Followed {
     pub owner: Option<u64>,
     pub helped: bool,
+    /// It carries a `quiet_threads` tag.
+    pub quiet: bool,
 }
 
 /// Threads remembered at most; past it the oldest knowledge is dropped (a thread then reads as
@@ -43,12 +45,12 @@ pub struct Followed {
 const FOLLOWED_MAX: usize = 50_000;
 
 impl Data {
-    pub fn follow(&self, thread: u64, owner: Option<u64>) {
+    pub fn follow(&self, thread: u64, owner: Option<u64>, quiet: bool) {
         let mut threads = self.threads.lock().unwrap_or_else(|e| e.into_inner());
         if threads.len() >= FOLLOWED_MAX {
             threads.clear();
         }
-        threads.entry(thread).or_insert(Followed { owner, helped: false });
+        threads.entry(thread).or_insert(Followed { owner, helped: false, quiet }).quiet = quiet;
     }
 
     pub fn followed(&self, thread: u64) -> Option<Followed> {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::support::fake_discord::{message, slash_command, user, FakeDiscord, BOT_ID, GUILD_ID, OWNER_ID};
+use crate::support::fake_discord::{message, slash_command, user, FakeDiscord, BOT_ID, GUILD_ID, OWNER_ID, SOLVED_TAG};
 use serde_json::{json, Value};
 use triage::config::{Config, DiscordConfig};
 use triage::startup::{Application, Settings};
@@ -554,5 +554,36 @@ async fn a_correction_from_staff_is_stored_apart_and_a_member_without_the_role_i
     assert_eq!((correction.category.as_str(), correction.corrected_by.as_str()), ("role-lacks-permission", "83"));
     assert_eq!(h.store.case(case.id).await.unwrap().unwrap().category, "key-not-linked-to-role", "the classifier's output is kept");
     h.fake.wait_for(|r| r.method == "DELETE" && r.path.ends_with(&format!("/messages/{reply}")), 1).await;
+    h.stop().await;
+}
+
+fn forum_thread(thread: u64, owner: u64, tags: &[u64]) -> Value {
+    json!({"id": thread.to_string(), "type": 11, "guild_id": GUILD_ID.to_string(), "parent_id": FORUM.to_string(), "name": "keys",
+           "owner_id": owner.to_string(), "applied_tags": tags.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
+           "thread_metadata": {"archived": false, "auto_archive_duration": 1440, "archive_timestamp": "2026-11-28T12:00:00.000000+00:00", "locked": false},
+           "newly_created": true, "message_count": 0, "member_count": 1})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forum_thread_tagged_solved_is_left_alone() {
+    let h = start().await;
+    let question = "All my requests with the new appKey get 403. Does the key need a role?";
+    // Tagged when it was created: its first post gets no answer.
+    h.fake.add_starter(message(9951, 9951, person(91), question));
+    h.fake.dispatch("THREAD_CREATE", forum_thread(9951, 91, &[SOLVED_TAG]));
+    // Tagged later: what comes after the tag gets no answer.
+    h.fake.add_starter(message(9961, 9961, person(92), question));
+    h.fake.dispatch("THREAD_CREATE", forum_thread(9961, 92, &[]));
+    h.fake.wait_for(|r| r.method == "POST" && r.path == "/api/v10/channels/9961/messages", 1).await;
+    h.fake.dispatch("THREAD_UPDATE", forum_thread(9961, 92, &[SOLVED_TAG]));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    h.fake.dispatch(
+        "MESSAGE_CREATE",
+        message(9962, 9961, person(92), "And I lost the appToken we created last month, can VTEX send it again?"),
+    );
+    assert_eq!(stored(&h, 9962).await.suppressed_reason.map(|r| r.as_str()), Some("quiet_thread"));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(h.fake.posts_to(9951).is_empty(), "a solved thread is not answered");
+    assert_eq!(h.fake.posts_to(9961).len(), 1);
     h.stop().await;
 }

@@ -58,6 +58,8 @@ pub async fn handle(ctx: &serenity::Context, msg: &serenity::Message, data: &Dat
             return Ok(());
         }
         Some(Suppression::HumanHelping)
+    } else if thread.quiet {
+        Some(Suppression::QuietThread)
     } else if thread.helped {
         Some(Suppression::HumanHelping)
     } else if thread.owner.is_some_and(|o| o != msg.author.id.get()) {

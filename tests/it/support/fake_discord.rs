@@ -55,6 +55,9 @@ pub struct FakeDiscord {
     seq: AtomicU64,
 }
 
+/// The forum tag named "Solved" (every channel the fake serves offers it).
+pub const SOLVED_TAG: u64 = 501;
+
 /// Direct-message channels get ids from here on.
 pub const DM_BASE: u64 = 950_000_000_000_000_000;
 
@@ -151,7 +154,11 @@ async fn rest(State(s): State<Shared>, method: Method, uri: Uri, body: Bytes) ->
             Json(member(user(id.parse().unwrap_or(0), "member", false))).into_response()
         }
         ("GET", ["channels", id]) => Json(json!({
-            "id": id, "type": 0, "guild_id": GUILD_ID.to_string(), "name": "support", "position": 0, "permission_overwrites": []
+            "id": id, "type": 0, "guild_id": GUILD_ID.to_string(), "name": "support", "position": 0, "permission_overwrites": [],
+            "available_tags": [
+                {"id": SOLVED_TAG.to_string(), "name": "Solved", "moderated": false, "emoji_id": null, "emoji_name": null},
+                {"id": "502", "name": "Question", "moderated": false, "emoji_id": null, "emoji_name": null}
+            ]
         }))
         .into_response(),
         ("POST", ["interactions", _, _, "callback"]) => StatusCode::NO_CONTENT.into_response(),
