@@ -59,7 +59,7 @@ pub fn parse(body: &[u8]) -> Result<Parsed, WebhookError> {
 }
 
 pub async fn post_reply(c: &Connector, d: &Delivery) -> Result<Option<String>, CallError> {
-    let id = super::zendesk::path_id(&d.ticket_id)?;
+    let id = super::path_id(&d.ticket_id)?;
     let answer = if d.public {
         c.send(reqwest::Method::POST, &format!("/api/v2/tickets/{id}/reply"), Some(json!({ "body": d.body }))).await?
     } else {
@@ -73,7 +73,7 @@ pub async fn add_tags(c: &Connector, d: &Delivery) -> Result<(), CallError> {
     if d.tags.is_empty() {
         return Ok(());
     }
-    let id = super::zendesk::path_id(&d.ticket_id)?;
+    let id = super::path_id(&d.ticket_id)?;
     let ticket = c.send(reqwest::Method::GET, &format!("/api/v2/tickets/{id}"), None).await?;
     let mut tags: Vec<String> = ticket
         .get("tags")

@@ -276,6 +276,15 @@ impl Connectors {
     }
 }
 
+/// A ticket id as it goes into a URL path: digits only, so that no id can change the path.
+pub(crate) fn path_id(id: &str) -> Result<&str, CallError> {
+    if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(id)
+    } else {
+        Err(CallError::Permanent(format!("ticket id `{}` is not a number", crate::redact::mask_and_cap(id, 40))))
+    }
+}
+
 /// Compares a presented secret with the expected one in constant time.
 pub(crate) fn same_secret(presented: &[u8], expected: &[u8]) -> bool {
     presented.len() == expected.len() && bool::from(presented.ct_eq(expected))

@@ -92,20 +92,11 @@ pub async fn post_reply(c: &Connector, d: &Delivery) -> Result<Option<String>, C
             "additional_tags": d.tags,
         }
     });
-    let answer = c.send(reqwest::Method::PUT, &format!("/api/v2/tickets/{}.json", path_id(&d.ticket_id)?), Some(body)).await?;
+    let answer = c.send(reqwest::Method::PUT, &format!("/api/v2/tickets/{}.json", super::path_id(&d.ticket_id)?), Some(body)).await?;
     // The audit lists the comment it created; its id is the comment's.
     let events = answer.pointer("/audit/events").and_then(Value::as_array);
     let comment = events.and_then(|e| e.iter().find(|e| e.get("type").and_then(Value::as_str) == Some("Comment")));
     Ok(comment.and_then(|e| e.get("id")).or_else(|| answer.pointer("/audit/id")).and_then(id_text))
-}
-
-/// A ticket id as it goes into a URL path: digits only.
-pub(crate) fn path_id(id: &str) -> Result<&str, CallError> {
-    if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) {
-        Ok(id)
-    } else {
-        Err(CallError::Permanent(format!("ticket id `{}` is not a number", crate::redact::mask_and_cap(id, 40))))
-    }
 }
 
 #[cfg(test)]

@@ -51,6 +51,10 @@ async fn receive(helpdesk: Helpdesk, State(state): State<AppState>, headers: Hea
         }
         Err(WebhookError::Unauthorized(why)) => return Err(ApiError::new(StatusCode::UNAUTHORIZED, why)),
     };
+    // The id goes into the API's URL path when we answer: digits only.
+    if crate::helpdesk::path_id(&inbound.ticket_id).is_err() {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "`ticket_id` must be the helpdesk's numeric ticket id"));
+    }
     let text = match inbound.subject.as_deref().filter(|s| !s.is_empty()) {
         Some(subject) => format!("{subject}\n\n{}", inbound.body),
         None => inbound.body.clone(),

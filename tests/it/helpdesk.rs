@@ -321,6 +321,18 @@ async fn a_generic_ticket_cannot_take_the_id_of_a_connectors_ticket() {
 }
 
 #[tokio::test]
+async fn a_ticket_id_that_is_not_a_number_is_refused_before_it_can_reach_an_api_path() {
+    let fake = FakeHelpdesk::start().await;
+    let app = app_with(vec![connector(Helpdesk::Zendesk, &fake, None)]).await;
+    let mut ticket = zendesk_ticket(1, ROLE_QUESTION);
+    ticket["ticket_id"] = json!("42/../../users/1");
+    let r = zendesk_webhook(&app, &ticket).await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(case_count(&app).await, 0);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_helpdesk_that_is_not_configured_answers_404() {
     let fake = FakeHelpdesk::start().await;
     let app = app_with(vec![connector(Helpdesk::Zendesk, &fake, None)]).await;
