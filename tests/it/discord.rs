@@ -1,12 +1,10 @@
-//! The Discord bot end to end: the real serenity client inside `triage serve`, connected to a
+//! The Discord bot end to end: the real `triage serve` binary (its serenity client), connected to a
 //! fake Discord on loopback (tests/it/support/fake_discord.rs).
 
 use std::time::Duration;
 
 use crate::support::fake_discord::{message, slash_command, user, FakeDiscord, BOT_ID, GUILD_ID, OWNER_ID, SOLVED_TAG};
 use serde_json::{json, Value};
-use triage::config::{Config, DiscordConfig};
-use triage::startup::{Application, Settings};
 use triage::store::{ReplyStatus, Source, Store};
 
 const CHANNEL: u64 = 100_000_000_000_000_001;
@@ -20,50 +18,68 @@ struct Harness {
     fake: FakeDiscord,
     store: Store,
     dir: tempfile::TempDir,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+    /// The real `triage serve` binary, connected to the fake Discord.
+    child: std::process::Child,
+    logs: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 async fn start() -> Harness {
+    use std::io::BufRead;
     let fake = FakeDiscord::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let config = Config {
-        discord: DiscordConfig {
-            channels: vec![CHANNEL],
-            forums: vec![FORUM],
-            staff_role: Some(STAFF_ROLE),
-            delete_leaks: true,
-            proxy_url: Some(fake.rest_base.clone()),
-            ..DiscordConfig::default()
-        },
-        ..Config::default()
-    };
-    let settings = Settings {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        api_token: None,
-        discord_token: Some("fake-bot-token".into()),
-        database: dir.path().join("cases.db"),
-        rules: None,
-        config,
-        connectors: None,
-    };
-    let app = Application::build(settings).await.expect("app with bot builds");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let handle = tokio::spawn(app.run_until_stopped(async {
-        let _ = stopped.await;
-    }));
+    let config = format!(
+        "[discord]\nchannels = [{CHANNEL}]\nforums = [{FORUM}]\nstaff_role = {STAFF_ROLE}\ndelete_leaks = true\nproxy_url = \"{}\"\n",
+        fake.rest_base
+    );
+    std::fs::write(dir.path().join("triage.toml"), config).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_triage"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--database"])
+        .arg(dir.path().join("cases.db"))
+        .arg("--config")
+        .arg(dir.path().join("triage.toml"))
+        .env("DISCORD_TOKEN", "fake-bot-token")
+        .env("RUST_LOG", "info")
+        .env_remove("TRIAGE_API_TOKEN")
+        .env_remove("TRIAGE_CONFIG")
+        .env_remove("DATABASE_URL")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Everything the server logs is kept, so that tests can check no token reached a log line.
+    let logs = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let (sink, stderr) = (logs.clone(), child.stderr.take().unwrap());
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let mut all = sink.lock().unwrap();
+            all.push_str(&line);
+            all.push('\n');
+        }
+    });
     fake.wait_ready().await;
     let store = Store::open(&dir.path().join("cases.db")).await.unwrap();
-    Harness { fake, store, dir, stop: Some(stop), handle }
+    Harness { fake, store, dir, child, logs }
 }
 
 impl Harness {
+    /// SIGTERM, as a service manager stops it, then waits for the process to end.
     async fn stop(mut self) -> tempfile::TempDir {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
+        // SAFETY: a signal to the child this harness started.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        for _ in 0..750 {
+            if self.child.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let _ = tokio::time::timeout(Duration::from_secs(15), self.handle).await;
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.store.close().await;
         self.dir
+    }
+
+    fn logs(&self) -> String {
+        self.logs.lock().unwrap().clone()
     }
 
     async fn case_of(&self, message_id: u64) -> triage::store::CaseRecord {
@@ -146,6 +162,9 @@ async fn leaked_token_is_deleted_and_its_author_warned_by_direct_message_with_th
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(h.fake.posts_to(CHANNEL).is_empty(), "no public warning points at the leak when the DM went through");
     assert!(h.fake.requests().iter().all(|r| !r.body.to_string().contains(&TOKEN[..20])));
+    let logs = h.logs();
+    assert!(logs.contains("connected to Discord"), "the server's log was read: {logs}");
+    assert!(!logs.contains(&TOKEN[..20]), "the token reached a log line");
     let dir = h.stop().await;
     for name in ["cases.db", "cases.db-wal"] {
         if let Ok(bytes) = std::fs::read(dir.path().join(name)) {
@@ -343,6 +362,9 @@ async fn a_token_in_an_attached_file_gets_the_message_deleted_and_is_masked_ever
     for r in h.fake.requests().iter().filter(|r| r.method != "GET") {
         assert!(!r.body.to_string().contains(&TOKEN[..24]), "the token went to Discord: {:?}", r.path);
     }
+    let logs = h.logs();
+    assert!(logs.contains("connected to Discord"), "the server's log was read: {logs}");
+    assert!(!logs.contains(&TOKEN[..20]), "the token reached a log line");
     let dir = h.stop().await;
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
@@ -398,6 +420,9 @@ async fn an_edit_that_adds_a_token_is_deleted_its_author_told_by_dm_and_the_toke
     for r in h.fake.requests() {
         assert!(!r.body.to_string().contains(&TOKEN[..24]), "the token went to Discord: {}", r.path);
     }
+    let logs = h.logs();
+    assert!(logs.contains("connected to Discord"), "the server's log was read: {logs}");
+    assert!(!logs.contains(&TOKEN[..20]), "the token reached a log line");
     let dir = h.stop().await;
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
