@@ -63,6 +63,17 @@ impl Data {
         }
     }
 
+    /// The reply channel's facts for a message now: whether its leak was deleted, and whom a
+    /// recurring case pings.
+    pub fn channel(&self, leak_deleted: Option<bool>) -> crate::respond::Channel {
+        crate::respond::Channel {
+            now: crate::pipeline::now(),
+            leak_deleted,
+            staff_mention: self.config.staff_role.map(|r| format!("<@&{r}>")),
+            ..crate::respond::Channel::default()
+        }
+    }
+
     /// A member with the staff role or a helper role.
     pub fn is_helper(&self, member: Option<&serenity::PartialMember>) -> bool {
         member

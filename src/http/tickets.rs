@@ -96,10 +96,7 @@ fn ticket_id(v: &Value) -> Result<String, ApiError> {
 
 pub async fn create(State(state): State<AppState>, ApiJson(t): ApiJson<Ticket>) -> Result<(StatusCode, Json<TicketResponse>), ApiError> {
     let id = ticket_id(&t.id)?;
-    let text = match t.subject.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        Some(subject) => format!("{subject}\n\n{}", t.body),
-        None => t.body,
-    };
+    let text = ticket_text(t.subject.as_deref(), t.body);
     crate::error::check_message(&text).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
     let reply_language = match t.language.as_deref() {
         Some(l) => Some(l.parse::<Language>().map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e))?),
@@ -118,4 +115,12 @@ pub async fn create(State(state): State<AppState>, ApiJson(t): ApiJson<Ticket>) 
     }
     let status = if handled.duplicate { StatusCode::OK } else { StatusCode::CREATED };
     Ok((status, Json(TicketResponse::from_case(&handled.case, handled.duplicate))))
+}
+
+/// A ticket as one message: its subject, a blank line, then its body.
+pub fn ticket_text(subject: Option<&str>, body: String) -> String {
+    match subject.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(subject) => format!("{subject}\n\n{body}"),
+        None => body,
+    }
 }

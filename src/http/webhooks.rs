@@ -55,10 +55,7 @@ async fn receive(helpdesk: Helpdesk, State(state): State<AppState>, headers: Hea
     if crate::helpdesk::path_id(&inbound.ticket_id).is_err() {
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "`ticket_id` must be the helpdesk's numeric ticket id"));
     }
-    let text = match inbound.subject.as_deref().filter(|s| !s.is_empty()) {
-        Some(subject) => format!("{subject}\n\n{}", inbound.body),
-        None => inbound.body.clone(),
-    };
+    let text = super::tickets::ticket_text(inbound.subject.as_deref(), inbound.body);
     crate::error::check_message(&text).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
     let mut msg = Incoming::new(Source::Ticket, helpdesk.source_id(&inbound.ticket_id, inbound.comment_id.as_deref()), text);
     msg.thread_id = Some(helpdesk.thread_id(&inbound.ticket_id));

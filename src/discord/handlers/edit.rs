@@ -29,12 +29,7 @@ pub async fn handle(ctx: &serenity::Context, event: &serenity::MessageUpdateEven
     if case.is_none() && !data.config.channels.contains(&event.channel_id.get()) {
         return Ok(());
     }
-    let attachments = event.attachments.clone().unwrap_or_default();
-    let mut text = content.to_string();
-    for file in data.attachments.read(&attachments).await {
-        text.push_str("\n\n");
-        text.push_str(&file);
-    }
+    let text = super::message::full_text(content, event.attachments.as_deref().unwrap_or_default(), data).await;
     if text.trim().is_empty() {
         return Ok(());
     }
@@ -43,18 +38,12 @@ pub async fn handle(ctx: &serenity::Context, event: &serenity::MessageUpdateEven
     let leaked = c.secrets_found > 0;
     let mut leak_deleted = None;
     if leaked {
-        let deleted = data.config.delete_leaks
-            && event
-                .channel_id
-                .delete_message(&ctx.http, event.id)
-                .await
-                .map_err(|e| tracing::info!(error = %e, "could not delete an edited message that leaks a token"))
-                .is_ok();
+        let deleted = super::message::remove_leak(&ctx.http, event.channel_id, event.id, data).await;
         leak_deleted = Some(deleted);
         tracing::info!(message = %event.id, deleted, "an edit leaked a secret");
     }
-    let now = crate::pipeline::now();
-    let channel = Channel { now, leak_deleted, staff_mention: data.config.staff_role.map(|r| format!("<@&{r}>")), ..Channel::default() };
+    let channel = data.channel(leak_deleted);
+    let now = channel.now;
     let target = Target { channel: event.channel_id, reference: (leak_deleted != Some(true)).then_some(event.id), author: author.id };
 
     let Some(case) = case else {

@@ -15,18 +15,28 @@ pub fn wanted(msg: &serenity::Message, data: &Data, watched: bool) -> bool {
     watched && !msg.author.bot && msg.author.id != data.bot_id && msg.webhook_id.is_none() && has_text
 }
 
-/// The message's text with its text attachments' after it. A message is refused over the size
+/// A message's text with its text attachments' after it. A message is refused over the size
 /// limit, but its attachments may be larger: they are read whole for leaks, and the stored text
 /// is cut.
-pub async fn full_text(msg: &serenity::Message, data: &Data) -> String {
-    let mut text = msg.content.clone();
-    for file in data.attachments.read(&msg.attachments).await {
+pub async fn full_text(content: &str, attachments: &[serenity::Attachment], data: &Data) -> String {
+    let mut text = content.to_string();
+    for file in data.attachments.read(attachments).await {
         if !text.is_empty() {
             text.push_str("\n\n");
         }
         text.push_str(&file);
     }
     text
+}
+
+/// Deletes a message that leaks a secret, when allowed to; whether it is gone.
+pub async fn remove_leak(http: &serenity::Http, channel: serenity::ChannelId, message: serenity::MessageId, data: &Data) -> bool {
+    data.config.delete_leaks
+        && channel
+            .delete_message(http, message)
+            .await
+            .map_err(|e| tracing::info!(error = %e, "could not delete a message that leaks a secret"))
+            .is_ok()
 }
 
 /// Keeps the stored (masked) text under the message size limit.
@@ -54,10 +64,11 @@ pub async fn handle(ctx: &serenity::Context, msg: &serenity::Message, data: &Dat
     let quiet = if data.is_helper(msg.member.as_deref()) {
         data.mark_helped(msg.channel_id.get());
         // A helper's answer is not a case; only a token in it is acted on.
-        if data.pipeline.analyse(&full_text(msg, data).await).secrets_found == 0 {
+        let text = full_text(&msg.content, &msg.attachments, data).await;
+        if data.pipeline.analyse(&text).secrets_found == 0 {
             return Ok(());
         }
-        Some(Suppression::HumanHelping)
+        return triage_text(ctx, msg, text, data, Some(msg.channel_id), Some(Suppression::HumanHelping)).await;
     } else if thread.quiet {
         Some(Suppression::QuietThread)
     } else if thread.helped {
@@ -79,7 +90,19 @@ pub async fn triage_message(
     thread: Option<serenity::ChannelId>,
     quiet: Option<Suppression>,
 ) -> Result<(), Error> {
-    let text = full_text(msg, data).await;
+    let text = full_text(&msg.content, &msg.attachments, data).await;
+    triage_text(ctx, msg, text, data, thread, quiet).await
+}
+
+/// `triage_message` on a message whose text (attachments included) has been read already.
+async fn triage_text(
+    ctx: &serenity::Context,
+    msg: &serenity::Message,
+    text: String,
+    data: &Data,
+    thread: Option<serenity::ChannelId>,
+    quiet: Option<Suppression>,
+) -> Result<(), Error> {
     // Attachments may take a message past the size limit; its own text may not.
     if (crate::error::check_message(&msg.content).is_err() && msg.attachments.is_empty()) || text.trim().is_empty() {
         return Ok(());
@@ -89,9 +112,7 @@ pub async fn triage_message(
     // A leaked token is removed before anything else happens, when we are allowed to.
     let mut leak_deleted = None;
     if classification.secrets_found > 0 {
-        let deleted = data.config.delete_leaks
-            && msg.delete(&ctx.http).await.map_err(|e| tracing::info!(error = %e, "could not delete a message that leaks a token")).is_ok();
-        leak_deleted = Some(deleted);
+        leak_deleted = Some(remove_leak(&ctx.http, msg.channel_id, msg.id, data).await);
     }
     // The pipeline stores the classification's masked text, never this raw one.
     let mut incoming = Incoming::new(Source::Discord, msg.id.to_string(), text);
@@ -99,13 +120,7 @@ pub async fn triage_message(
     incoming.channel_id = Some(msg.channel_id.to_string());
     incoming.thread_id = thread.map(|t| t.to_string());
     incoming.author = Some(msg.author.id.to_string());
-    let channel = Channel {
-        now: crate::pipeline::now(),
-        leak_deleted,
-        staff_mention: data.config.staff_role.map(|r| format!("<@&{r}>")),
-        humans_first: quiet,
-        ..Channel::default()
-    };
+    let channel = Channel { humans_first: quiet, ..data.channel(leak_deleted) };
     let handled = data.pipeline.record(incoming, classification, &channel, Delivery::Post).await?;
     if handled.duplicate {
         return Ok(());
