@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::support::assert_not_on_disk;
 use crate::support::fake_discord::{message, slash_command, user, FakeDiscord, BOT_ID, GUILD_ID, OWNER_ID, SOLVED_TAG};
 use serde_json::{json, Value};
 use triage::store::{ReplyStatus, Source, Store};
@@ -166,11 +167,7 @@ async fn leaked_token_is_deleted_and_its_author_warned_by_direct_message_with_th
     assert!(logs.contains("connected to Discord"), "the server's log was read: {logs}");
     assert!(!logs.contains(&TOKEN[..20]), "the token reached a log line");
     let dir = h.stop().await;
-    for name in ["cases.db", "cases.db-wal"] {
-        if let Ok(bytes) = std::fs::read(dir.path().join(name)) {
-            assert!(!bytes.windows(20).any(|w| w == &TOKEN.as_bytes()[..20]), "token on disk in {name}");
-        }
-    }
+    assert_not_on_disk(dir.path(), &TOKEN.as_bytes()[..20]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -366,10 +363,7 @@ async fn a_token_in_an_attached_file_gets_the_message_deleted_and_is_masked_ever
     assert!(logs.contains("connected to Discord"), "the server's log was read: {logs}");
     assert!(!logs.contains(&TOKEN[..20]), "the token reached a log line");
     let dir = h.stop().await;
-    for entry in std::fs::read_dir(dir.path()).unwrap() {
-        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-        assert!(!bytes.windows(24).any(|w| w == &TOKEN.as_bytes()[..24]), "the token is in the database files");
-    }
+    assert_not_on_disk(dir.path(), &TOKEN.as_bytes()[..24]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -424,10 +418,7 @@ async fn an_edit_that_adds_a_token_is_deleted_its_author_told_by_dm_and_the_toke
     assert!(logs.contains("connected to Discord"), "the server's log was read: {logs}");
     assert!(!logs.contains(&TOKEN[..20]), "the token reached a log line");
     let dir = h.stop().await;
-    for entry in std::fs::read_dir(dir.path()).unwrap() {
-        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-        assert!(!bytes.windows(24).any(|w| w == &TOKEN.as_bytes()[..24]), "the token is in the database files");
-    }
+    assert_not_on_disk(dir.path(), &TOKEN.as_bytes()[..24]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

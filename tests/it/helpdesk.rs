@@ -8,6 +8,7 @@ use triage::config::{Config, HelpdeskConfig};
 use triage::helpdesk::{zammad, zendesk, Connector, Connectors, Helpdesk, Secrets};
 
 use crate::support::app::{spawn_app_with_connectors, TestApp, API_TOKEN};
+use crate::support::assert_not_on_disk;
 use crate::support::fake_helpdesk::{Answer, FakeHelpdesk};
 
 const API_SECRET: &str = "helpdesk-api-secret-0001";
@@ -246,10 +247,7 @@ async fn a_token_pasted_in_a_ticket_never_reaches_the_helpdesk_or_the_database()
         assert!(!r.raw.contains(&token[..24]), "the token reached the helpdesk: {}", r.raw);
     }
     let dir = app.stop().await;
-    for entry in std::fs::read_dir(dir.path()).unwrap() {
-        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-        assert!(!bytes.windows(24).any(|w| w == &token.as_bytes()[..24]), "the token is in the database files");
-    }
+    assert_not_on_disk(dir.path(), &token.as_bytes()[..24]);
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::support::app::{spawn_app, API_TOKEN};
+use crate::support::assert_not_on_disk;
 
 const TOKEN: &str =
     "RDLSBQGBCNNCHCRNBSDHUUSBSSMBHBREJNERDSJRVFDSSUGLDRWCSBTGPVRNYKOSOLJHZFWYHCSJQPKXOJTCDQNFYKEPNBVCYRSZKKWLTPSZOCCIPWVCBXWJUSVOJWMV";
@@ -146,11 +147,7 @@ async fn leaked_token_is_masked_in_response_case_and_database() {
     let case = app.get(&format!("/v1/cases/{}", v["case_id"])).send().await.unwrap().text().await.unwrap();
     assert!(!case.contains(&TOKEN[..24]) && case.contains("[masked:apptoken]"));
     let dir = app.stop().await;
-    for name in ["cases.db", "cases.db-wal"] {
-        if let Ok(bytes) = std::fs::read(dir.path().join(name)) {
-            assert!(!bytes.windows(24).any(|w| w == &TOKEN.as_bytes()[..24]), "token in {name}");
-        }
-    }
+    assert_not_on_disk(dir.path(), &TOKEN.as_bytes()[..24]);
 }
 
 #[tokio::test]

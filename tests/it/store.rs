@@ -244,13 +244,7 @@ async fn masked_secrets_never_reach_the_database_file() {
     assert_eq!(h.case.secrets_found, 1);
     assert!(h.case.text.contains("[masked:apptoken]"));
     p.store().close().await;
-    for name in ["cases.db", "cases.db-wal", "cases.db-shm"] {
-        let path = dir.path().join(name);
-        if let Ok(bytes) = std::fs::read(&path) {
-            let found = bytes.windows(24).any(|w| w == &TOKEN.as_bytes()[..24]);
-            assert!(!found, "token prefix found in {name}");
-        }
-    }
+    crate::support::assert_not_on_disk(dir.path(), &TOKEN.as_bytes()[..24]);
 }
 
 #[tokio::test]
