@@ -98,7 +98,7 @@ pub(crate) fn lookup(
 /// ticket) before: a later comment of the same ticket is not answered twice.
 pub(crate) fn answered_in_thread(conn: &Connection, thread_id: &str, category: &str) -> rusqlite::Result<bool> {
     let mut stmt = conn.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM cases WHERE thread_id = ?1 AND category = ?2 AND reply_status IN ('sent', 'pending', 'failed'))",
+        "SELECT EXISTS (SELECT 1 FROM cases WHERE thread_id = ?1 AND category = ?2 AND reply_status IN ('sent', 'pending'))",
     )?;
     stmt.query_row(params![thread_id, category], |r| r.get(0))
 }
