@@ -179,6 +179,15 @@ pub struct DiscordConfig {
     /// Hosts attachments are downloaded from (the proxy's host is added). Anything else is not
     /// fetched: a message cannot make the bot call an address of its choosing.
     pub attachment_hosts: Vec<String>,
+    /// Messages from one person in one place, each within this long of the last, are a burst,
+    /// answered once over all of them, on the last. `0s` answers every message at once.
+    #[serde(deserialize_with = "duration")]
+    pub debounce: Duration,
+    /// A helper who replies within this long after our answer is recorded as taking over.
+    #[serde(deserialize_with = "duration")]
+    pub yield_to_humans: Duration,
+    /// Answer direct messages to the bot (a leak in one is always answered).
+    pub direct_messages: bool,
 }
 
 impl Default for DiscordConfig {
@@ -194,6 +203,9 @@ impl Default for DiscordConfig {
             proxy_url: None,
             attachment_max_kb: 256,
             attachment_hosts: vec!["cdn.discordapp.com".into(), "media.discordapp.net".into()],
+            debounce: Duration::from_secs(8),
+            yield_to_humans: Duration::from_secs(600),
+            direct_messages: true,
         }
     }
 }

@@ -32,6 +32,8 @@ pub struct Incoming {
     pub reply_language: Option<Language>,
     /// A helpdesk ticket: the reply goes to the outbox, to be posted through its API.
     pub ticket: Option<(crate::helpdesk::Helpdesk, String)>,
+    /// A Discord message answered with a later one of the same burst: that one's id.
+    pub burst_of: Option<String>,
 }
 
 impl Incoming {
@@ -49,6 +51,7 @@ impl Incoming {
             text: text.into(),
             reply_language: None,
             ticket: None,
+            burst_of: None,
         }
     }
 }
@@ -368,7 +371,7 @@ fn impossible(what: &str) -> rusqlite::Error {
 /// Adds what earlier cases of the same chunk (not inserted yet) say about this query.
 fn add_chunk_history(h: &mut History, earlier: &[NewCase], q: &HistoryQuery<'_>, window: i64) {
     let same = |a: &Option<String>, b: Option<&str>| b.is_some() && a.as_deref() == b;
-    for e in earlier.iter().filter(|e| e.category == q.category && e.received_at <= q.at) {
+    for e in earlier.iter().filter(|e| e.category == q.category && e.received_at <= q.at && e.burst_of.is_none()) {
         if !(same(&e.author, q.author) || same(&e.account, q.account)) {
             continue;
         }
@@ -412,6 +415,7 @@ fn new_case(msg: &Incoming, c: &Classification, received_at: i64, decision: &Dec
         reply_status,
         suppressed_reason: decision.suppressed,
         text: c.masked_text.clone(),
+        burst_of: msg.burst_of.clone(),
     }
 }
 

@@ -89,6 +89,8 @@ pub struct Channel {
     pub backlog: bool,
     /// Stay silent, for this reason: a person already helps, or this is not the asker's thread.
     pub humans_first: Option<Suppression>,
+    /// A direct message to the bot: nobody else saw it, and nothing can be deleted there.
+    pub direct: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +113,9 @@ pub enum Suppression {
     NotTheAsker,
     /// The thread carries one of the `quiet_threads` tags.
     QuietThread,
+    /// One of several messages sent in a quick burst: the burst is answered once, on its last
+    /// message.
+    InBurst,
 }
 
 impl Suppression {
@@ -126,6 +131,7 @@ impl Suppression {
             Suppression::HumanHelping => "human_helping",
             Suppression::NotTheAsker => "not_the_asker",
             Suppression::QuietThread => "quiet_thread",
+            Suppression::InBurst => "in_burst",
         }
     }
 
@@ -141,6 +147,7 @@ impl Suppression {
             Suppression::HumanHelping,
             Suppression::NotTheAsker,
             Suppression::QuietThread,
+            Suppression::InBurst,
         ]
         .into_iter()
         .find(|x| x.as_str() == s)
@@ -278,6 +285,10 @@ fn compose(
         let leak = pack.message(key, language).to_string();
         match channel.leak_deleted {
             Some(true) => format!("{leak} {}", pack.message("leak_deleted", language)),
+            // `leak_in_dm` came after packs were written: a pack without it says "please delete".
+            Some(false) if channel.direct && !pack.message("leak_in_dm", language).is_empty() => {
+                format!("{leak} {}", pack.message("leak_in_dm", language))
+            }
             Some(false) => format!("{leak} {}", pack.message("leak_please_delete", language)),
             None => leak,
         }

@@ -45,6 +45,10 @@ pub struct Replies {
     pub suppressed: i64,
     /// Suppressed cases by reason: not_support, below_threshold, cooldown, shadow_mode, backlog, deleted.
     pub suppressed_by_reason: BTreeMap<String, i64>,
+    /// Answered cases where a staff member or helper replied within `yield_to_humans` after us:
+    /// where people took over, by category.
+    pub taken_over: i64,
+    pub taken_over_by_category: BTreeMap<String, i64>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -129,6 +133,10 @@ pub async fn compute(store: &Store, period: Duration, top: usize, now: i64) -> R
             }
         }
     }
+    for (category, n) in &rows.taken_over {
+        replies.taken_over += n;
+        replies.taken_over_by_category.insert(category.clone(), *n);
+    }
     let recurring = |v: &[crate::store::TopRecurring]| {
         v.iter().map(|t| Recurring { id: t.who.clone(), cases: t.cases, categories: t.categories }).collect()
     };
@@ -200,6 +208,10 @@ pub fn render_table(s: &Stats) -> String {
     out.push_str(&format!("{:<34} {:>8}\n", "failed", s.replies.failed));
     for (reason, n) in &s.replies.suppressed_by_reason {
         out.push_str(&format!("{:<34} {:>8}\n", format!("suppressed: {reason}"), n));
+    }
+    out.push_str(&format!("{:<34} {:>8}\n", "taken over by people", s.replies.taken_over));
+    for (category, n) in &s.replies.taken_over_by_category {
+        out.push_str(&format!("{:<34} {:>8}\n", format!("  taken over: {category}"), n));
     }
     if !s.feedback.is_empty() {
         out.push_str(&format!("\n{:<34} {:>8} {:>11} {:>8}\n", "feedback by category", "helpful", "not helpful", "rate"));

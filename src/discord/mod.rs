@@ -4,6 +4,7 @@
 //! Discord messages. One handler per file in `handlers/`, one command per file in `commands/`.
 
 mod attachments;
+pub mod burst;
 mod commands;
 mod handlers;
 mod reply;
@@ -29,6 +30,9 @@ pub struct Data {
     pub attachments: attachments::Reader,
     /// Threads we follow (forum posts, and threads in watched text channels), by thread id.
     pub threads: std::sync::Mutex<std::collections::HashMap<u64, Followed>>,
+    /// Messages held for the rest of their burst; shared with [`Bot`], which answers them all
+    /// on shutdown.
+    pub bursts: Arc<burst::Bursts>,
 }
 
 /// A followed thread: whose question it is, and whether a person already helps there.
@@ -84,6 +88,7 @@ impl Data {
 /// A running bot; dropped or shut down with the rest of `triage serve`.
 pub struct Bot {
     shard_manager: Arc<serenity::ShardManager>,
+    bursts: Arc<burst::Bursts>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -94,6 +99,7 @@ pub fn intents() -> serenity::GatewayIntents {
         | serenity::GatewayIntents::GUILD_MESSAGES
         | serenity::GatewayIntents::MESSAGE_CONTENT
         | serenity::GatewayIntents::GUILD_MESSAGE_REACTIONS
+        | serenity::GatewayIntents::DIRECT_MESSAGES
 }
 
 impl Bot {
@@ -107,9 +113,11 @@ impl Bot {
         }
         let http = http.build();
         let reader = attachments::Reader::new(&config)?;
+        let bursts = Arc::new(burst::Bursts::default());
+        let held = bursts.clone();
         let framework = poise::Framework::builder()
             .options(poise::FrameworkOptions {
-                commands: vec![commands::triage()],
+                commands: vec![commands::triage(), commands::wrong_answer()],
                 on_error: |error| Box::pin(on_error(error)),
                 event_handler: |ctx, event, _framework, data| Box::pin(handlers::dispatch(ctx, event, data)),
                 ..Default::default()
@@ -121,7 +129,15 @@ impl Bot {
                     if let Err(e) = poise::builtins::register_globally(ctx, &framework.options().commands).await {
                         tracing::warn!(error = %e, "could not register slash commands; they may be missing until the next start");
                     }
-                    Ok(Data { pipeline, config, metrics, bot_id: ready.user.id, attachments: reader, threads: Default::default() })
+                    Ok(Data {
+                        pipeline,
+                        config,
+                        metrics,
+                        bot_id: ready.user.id,
+                        attachments: reader,
+                        threads: Default::default(),
+                        bursts: held,
+                    })
                 })
             })
             .build();
@@ -135,10 +151,12 @@ impl Bot {
                 tracing::error!(error = %e, "the Discord client stopped");
             }
         });
-        Ok(Bot { shard_manager, task })
+        Ok(Bot { shard_manager, bursts, task })
     }
 
     pub async fn shutdown(self) {
+        // Held bursts are answered now rather than lost with the process.
+        self.bursts.close(std::time::Duration::from_secs(10)).await;
         self.shard_manager.shutdown_all().await;
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), self.task).await;
     }

@@ -132,6 +132,9 @@ pub fn render(s: &Stats, days: u32, categories: &[String], failed: &[crate::stor
         vec!["failed".into(), s.replies.failed.to_string()],
     ];
     replies.extend(s.replies.suppressed_by_reason.iter().map(|(r, n)| vec![format!("held back: {r}"), n.to_string()]));
+    replies.extend(
+        s.replies.taken_over_by_category.iter().map(|(c, n)| vec![format!("answered, then taken over by people: {c}"), n.to_string()]),
+    );
     html.push_str(&table("Replies", &["outcome", "cases"], replies));
     if !failed.is_empty() {
         html.push_str(&table(

@@ -40,6 +40,11 @@ pub const MESSAGE_KEYS: &[&str] = &[
     "ticket_footer",
 ];
 
+/// Message keys a pack may translate; the responder falls back to another key without them.
+/// `leak_in_dm`: a leak in a direct message, where nothing can be deleted (else
+/// `leak_please_delete`).
+pub const OPTIONAL_MESSAGE_KEYS: &[&str] = &["leak_in_dm"];
+
 /// One thing wrong with a rule pack, located as precisely as we can.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Problem {
@@ -400,7 +405,7 @@ fn merge(files: Vec<(String, RuleFile)>, problems: &mut Vec<Problem>) -> Option<
         }
     }
     for (k, (file, texts)) in &messages {
-        if !MESSAGE_KEYS.contains(&k.as_str()) {
+        if !MESSAGE_KEYS.contains(&k.as_str()) && !OPTIONAL_MESSAGE_KEYS.contains(&k.as_str()) {
             ctx.push(file, None, None, format!("[messages] `{k}` is not used by the responder"));
         }
         check_texts(&mut ctx, file, None, &format!("messages.{k}"), texts);

@@ -105,6 +105,9 @@ pub struct NewCase {
     pub reply_status: ReplyStatus,
     pub suppressed_reason: Option<Suppression>,
     pub text: String,
+    /// On Discord, a message answered as part of a burst: the id of the burst's last message,
+    /// whose case holds the answer.
+    pub burst_of: Option<String>,
 }
 
 /// A stored case: what was inserted, plus its id and our reply's platform id. Serialises flat,
@@ -113,6 +116,9 @@ pub struct NewCase {
 pub struct CaseRecord {
     pub id: i64,
     pub reply_ref: Option<String>,
+    /// A helper who replied soon after our answer (`yield_to_humans`), and when.
+    pub taken_over_by: Option<String>,
+    pub taken_over_at: Option<i64>,
     #[serde(flatten)]
     pub case: NewCase,
 }
@@ -127,11 +133,11 @@ impl std::ops::Deref for CaseRecord {
 impl CaseRecord {
     /// The record as it is stored, built from what was just inserted.
     pub fn stored(id: i64, case: NewCase) -> CaseRecord {
-        CaseRecord { id, reply_ref: None, case }
+        CaseRecord { id, reply_ref: None, taken_over_by: None, taken_over_at: None, case }
     }
 }
 
-const COLUMNS: &str = "id, source, source_id, guild_id, channel_id, thread_id, origin, author, account, received_at, language, category, confidence, rules, findings, secrets_found, escalate_to_sponsor, recurring, recurrence_escalation, reply_text, reply_status, suppressed_reason, reply_ref, text";
+const COLUMNS: &str = "id, source, source_id, guild_id, channel_id, thread_id, origin, author, account, received_at, language, category, confidence, rules, findings, secrets_found, escalate_to_sponsor, recurring, recurrence_escalation, reply_text, reply_status, suppressed_reason, reply_ref, text, burst_of, taken_over_by, taken_over_at";
 
 fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<CaseRecord, sqlx::Error> {
     let rules: String = row.try_get("rules")?;
@@ -141,6 +147,8 @@ fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<CaseRecord, sqlx::Error> {
     Ok(CaseRecord {
         id: row.try_get("id")?,
         reply_ref: row.try_get("reply_ref")?,
+        taken_over_by: row.try_get("taken_over_by")?,
+        taken_over_at: row.try_get("taken_over_at")?,
         case: NewCase {
             source: Source::parse(row.try_get::<&str, _>("source")?),
             source_id: row.try_get("source_id")?,
@@ -164,6 +172,7 @@ fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<CaseRecord, sqlx::Error> {
             reply_status: ReplyStatus::parse(row.try_get::<&str, _>("reply_status")?),
             suppressed_reason: reason.as_deref().and_then(Suppression::parse),
             text: row.try_get("text")?,
+            burst_of: row.try_get("burst_of")?,
         },
     })
 }
@@ -177,14 +186,14 @@ pub(crate) fn stored_id(conn: &rusqlite::Connection, source: Source, source_id: 
 }
 
 /// Cases per multi-row INSERT: the statement's set-up (a cursor on the table and on each index)
-/// is paid once for all of them. 22 parameters a row stays far under SQLite's limit of 32,766.
+/// is paid once for all of them. 23 parameters a row stays far under SQLite's limit of 32,766.
 pub(crate) const INSERT_CHUNK: usize = 64;
 
 const INSERT_COLUMNS: &str =
     "INSERT INTO cases (source, source_id, guild_id, channel_id, thread_id, origin, author, account, received_at, \
     language, category, confidence, rules, findings, secrets_found, escalate_to_sponsor, recurring, recurrence_escalation, reply_text, \
-    reply_status, suppressed_reason, text) VALUES ";
-const PER_ROW: usize = 22;
+    reply_status, suppressed_reason, text, burst_of) VALUES ";
+const PER_ROW: usize = 23;
 
 /// The two INSERT statements: a full chunk of rows, and one row for whatever is left over.
 static INSERT_SQL: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {
@@ -250,6 +259,7 @@ fn bind_case(stmt: &mut rusqlite::Statement<'_>, base: usize, c: &NewCase) -> ru
         &c.reply_status.as_str(),
         &c.suppressed_reason.map(Suppression::as_str),
         &c.text,
+        &c.burst_of,
     ];
     for (i, v) in values.into_iter().enumerate() {
         stmt.raw_bind_parameter(base + i + 1, v)?;
@@ -342,6 +352,47 @@ impl Store {
         .await
         .map_err(|e| self.err(e))?;
         Ok(())
+    }
+
+    /// The case a helper's Discord message answers: the message it replies to is a case's own,
+    /// or our reply to one.
+    pub async fn case_for_discord_message(&self, message_id: &str) -> Result<Option<CaseRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM cases WHERE source = 'discord' AND source_id = ?1
+             UNION ALL SELECT {COLUMNS} FROM cases WHERE reply_ref = ?1 LIMIT 1"
+        ))
+        .bind(message_id)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(|e| self.err(e))?;
+        row.as_ref().map(from_row).transpose().map_err(|e| self.err(e))
+    }
+
+    /// The latest case of a thread that we answered.
+    pub async fn answered_case_in_thread(&self, thread_id: &str) -> Result<Option<CaseRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM cases WHERE thread_id = ?1 AND reply_status = 'sent' ORDER BY received_at DESC, id DESC LIMIT 1"
+        ))
+        .bind(thread_id)
+        .fetch_optional(&self.read)
+        .await
+        .map_err(|e| self.err(e))?;
+        row.as_ref().map(from_row).transpose().map_err(|e| self.err(e))
+    }
+
+    /// A person took over a case we answered: kept once, for the first helper. Whether this
+    /// call recorded it.
+    pub async fn record_takeover(&self, id: i64, by: &str, at: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE cases SET taken_over_by = ?2, taken_over_at = ?3 WHERE id = ?1 AND taken_over_at IS NULL AND reply_status = 'sent'",
+        )
+        .bind(id)
+        .bind(by)
+        .bind(at)
+        .execute(&self.write)
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// A thread was started from a message: that message's case is the thread's first.

@@ -51,10 +51,10 @@ pub(crate) fn lookup(
     let mut count = conn.prepare_cached(
         "SELECT COUNT(*) FROM (
            SELECT 1 FROM (VALUES (?1), (?2)) AS w CROSS JOIN cases
-             WHERE received_at / 604800 = w.column1 AND author = ?3 AND category = ?5 AND received_at > ?6 AND received_at <= ?7
+             WHERE received_at / 604800 = w.column1 AND author = ?3 AND category = ?5 AND received_at > ?6 AND received_at <= ?7 AND burst_of IS NULL
            UNION ALL
            SELECT 1 FROM (VALUES (?1), (?2)) AS w CROSS JOIN cases
-             WHERE received_at / 604800 = w.column1 AND account = ?4 AND category = ?5 AND received_at > ?6 AND received_at <= ?7
+             WHERE received_at / 604800 = w.column1 AND account = ?4 AND category = ?5 AND received_at > ?6 AND received_at <= ?7 AND burst_of IS NULL
                AND (?3 IS NULL OR author IS NOT ?3)
            LIMIT ?8)",
     )?;

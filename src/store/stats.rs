@@ -31,6 +31,8 @@ pub struct StatsRows {
     pub top_accounts: Vec<TopRecurring>,
     /// (category, helpful, not helpful)
     pub feedback: Vec<(String, i64, i64)>,
+    /// (category, answered cases a helper took over within `yield_to_humans`)
+    pub taken_over: Vec<(String, i64)>,
 }
 
 impl Store {
@@ -46,9 +48,11 @@ impl Store {
         let mut by_language = BTreeMap::<String, i64>::new();
         let mut by_day = BTreeMap::<(String, String), i64>::new();
         let mut replies = BTreeMap::<(String, Option<String>), i64>::new();
+        let mut taken_over = BTreeMap::<String, i64>::new();
         for r in sqlx::query(
             "SELECT strftime('%Y-%m-%d', (received_at / 86400) * 86400, 'unixepoch'), category, language, reply_status, suppressed_reason,
-                    COUNT(*), SUM(escalate_to_sponsor), SUM(recurring), SUM(recurrence_escalation), SUM(secrets_found)
+                    COUNT(*), SUM(escalate_to_sponsor), SUM(recurring), SUM(recurrence_escalation), SUM(secrets_found),
+                    SUM(taken_over_at IS NOT NULL)
              FROM cases WHERE received_at >= ?1
              GROUP BY received_at / 86400, category, language, reply_status, suppressed_reason",
         )
@@ -61,6 +65,10 @@ impl Store {
             let (status, reason): (String, Option<String>) = (r.get(3), r.get(4));
             let n: i64 = r.get(5);
             rows.total += n;
+            let took: i64 = r.get(10);
+            if took > 0 {
+                *taken_over.entry(category.clone()).or_default() += took;
+            }
             *by_category.entry(category.clone()).or_default() += n;
             *by_language.entry(language).or_default() += n;
             *by_day.entry((day, category)).or_default() += n;
@@ -77,6 +85,7 @@ impl Store {
             v
         };
         rows.by_category = ranked(by_category);
+        rows.taken_over = ranked(taken_over);
         rows.by_language = ranked(by_language);
         rows.by_day = by_day.into_iter().map(|((day, category), n)| (day, category, n)).collect();
         rows.replies = replies.into_iter().map(|((status, reason), n)| (status, reason, n)).collect();

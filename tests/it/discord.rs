@@ -24,12 +24,18 @@ struct Harness {
     logs: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
+/// Every message is answered at once: most tests are about one message, not bursts.
 async fn start() -> Harness {
+    start_with("debounce = \"0s\"\n").await
+}
+
+/// `discord` holds more `[discord]` settings.
+async fn start_with(discord: &str) -> Harness {
     use std::io::BufRead;
     let fake = FakeDiscord::start().await;
     let dir = tempfile::tempdir().unwrap();
     let config = format!(
-        "[discord]\nchannels = [{CHANNEL}]\nforums = [{FORUM}]\nstaff_role = {STAFF_ROLE}\ndelete_leaks = true\nproxy_url = \"{}\"\n",
+        "[discord]\nchannels = [{CHANNEL}]\nforums = [{FORUM}]\nstaff_role = {STAFF_ROLE}\ndelete_leaks = true\nproxy_url = \"{}\"\n{discord}",
         fake.rest_base
     );
     std::fs::write(dir.path().join("triage.toml"), config).unwrap();
@@ -65,6 +71,13 @@ async fn start() -> Harness {
 impl Harness {
     /// SIGTERM, as a service manager stops it, then waits for the process to end.
     async fn stop(mut self) -> tempfile::TempDir {
+        self.terminate().await;
+        self.store.close().await;
+        self.dir
+    }
+
+    /// SIGTERM, and waits for the process to end; the fake and the database stay to be read.
+    async fn terminate(&mut self) {
         // SAFETY: a signal to the child this harness started.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         for _ in 0..750 {
@@ -75,8 +88,6 @@ impl Harness {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
-        self.store.close().await;
-        self.dir
     }
 
     fn logs(&self) -> String {
@@ -601,5 +612,170 @@ async fn a_forum_thread_tagged_solved_is_left_alone() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(h.fake.posts_to(9951).is_empty(), "a solved thread is not answered");
     assert_eq!(h.fake.posts_to(9961).len(), 1);
+    h.stop().await;
+}
+
+fn replying_to(mut m: Value, to: &str) -> Value {
+    m["message_reference"] = json!({"type": 0, "message_id": to, "channel_id": m["channel_id"], "guild_id": GUILD_ID.to_string()});
+    m
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_short_messages_gets_one_answer_over_all_of_them_as_a_reply_to_the_last() {
+    let h = start_with("debounce = \"1s\"\n").await;
+    // Each line alone is nothing the bot would answer; together they are one question.
+    let lines = ["hi", "I created a new appKey and appToken this morning", "every request with it gives 401 now, does it need a role?"];
+    for (i, line) in lines.iter().enumerate() {
+        h.fake.dispatch("MESSAGE_CREATE", message(10_001 + i as u64, CHANNEL, person(91), line));
+        if i == 0 {
+            // Someone else asks in the same seconds: a burst is one person's.
+            h.fake.dispatch("MESSAGE_CREATE", message(10_010, CHANNEL, person(92), "Can someone who isn't the Sponsor create keys?"));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let posts = h.fake.wait_for(|r| r.method == "POST" && r.path.ends_with(&format!("{CHANNEL}/messages")), 2).await;
+    let mut answered: Vec<&str> = posts.iter().filter_map(|p| p.body["message_reference"]["message_id"].as_str()).collect();
+    answered.sort();
+    assert_eq!(answered, vec!["10003", "10010"]);
+    let last = h.case_of(10_003).await;
+    assert_eq!(last.category, "key-not-linked-to-role");
+    assert_eq!(last.reply_status, ReplyStatus::Sent);
+    assert!(last.text.contains("hi") && last.text.contains("this morning"), "the answer's case holds the burst's text: {}", last.text);
+    for id in [10_001u64, 10_002] {
+        let part = h.case_of(id).await;
+        // Held back as not support on its own ("hi"), or as in_burst when it was on topic.
+        assert_eq!(part.reply_status, ReplyStatus::Suppressed, "message {id}");
+        assert_eq!(part.burst_of.as_deref(), Some("10003"));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(h.fake.posts_to(CHANNEL).len(), 2, "one answer for the burst, one for the other person");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staff_reply_to_a_message_the_bot_is_holding_silences_the_bot() {
+    let h = start_with("debounce = \"2s\"\n").await;
+    h.fake.dispatch(
+        "MESSAGE_CREATE",
+        message(10_101, CHANNEL, person(93), "All my requests with the new appKey get 403. Does the key need a role?"),
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let staff = by_staff(message(10_102, CHANNEL, person(94), "Hi! Check that the key has a role in Account settings > Roles."));
+    h.fake.dispatch("MESSAGE_CREATE", replying_to(staff, "10101"));
+    let case = h.case_of(10_101).await;
+    assert_eq!(case.category, "key-not-linked-to-role");
+    assert_eq!(case.suppressed_reason.map(|r| r.as_str()), Some("human_helping"));
+    assert!(h.fake.posts_to(CHANNEL).is_empty());
+    assert!(h.store.case_by_source(Source::Discord, "10102").await.unwrap().is_none(), "a helper's answer is not a case");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_helper_who_replies_soon_after_our_answer_is_recorded_as_taking_over() {
+    let h = start().await;
+    h.fake.dispatch(
+        "MESSAGE_CREATE",
+        message(10_201, CHANNEL, person(95), "All my requests with the new appKey get 403. Does the key need a role?"),
+    );
+    let case = h.case_of(10_201).await;
+    let ours = case.reply_ref.clone().expect("answered");
+    // A member without a helper role replying is not a takeover; the staff member after them is.
+    h.fake.dispatch("MESSAGE_CREATE", replying_to(message(10_202, CHANNEL, person(97), "same here"), &ours));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    h.fake.dispatch("MESSAGE_CREATE", replying_to(by_staff(message(10_203, CHANNEL, person(96), "I'll take it from here.")), &ours));
+    let mut taken = None;
+    for _ in 0..250 {
+        taken = h.store.case(case.id).await.unwrap().and_then(|c| c.taken_over_by);
+        if taken.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(taken.as_deref(), Some("96"));
+    let stats = triage::stats::compute(&h.store, Duration::from_secs(86_400), 5, triage::pipeline::now()).await.unwrap();
+    assert_eq!(stats.replies.taken_over, 1);
+    assert_eq!(stats.replies.taken_over_by_category.get("key-not-linked-to-role"), Some(&1));
+    h.stop().await;
+}
+
+fn direct(id: u64, from: u64, content: &str) -> Value {
+    let mut m = message(id, crate::support::fake_discord::DM_BASE + from, person(from), content);
+    m.as_object_mut().unwrap().remove("guild_id");
+    m
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_direct_message_is_answered_there_and_a_token_in_one_gets_the_renewal_advice() {
+    let h = start().await;
+    let dm = crate::support::fake_discord::DM_BASE + 98;
+    h.fake.dispatch("MESSAGE_CREATE", direct(10_301, 98, "Can someone who isn't the Sponsor create keys?"));
+    let posts = h.fake.wait_for(|r| r.method == "POST" && r.path == format!("/api/v10/channels/{dm}/messages"), 1).await;
+    assert_eq!(posts[0].body["message_reference"]["message_id"], "10301");
+    assert_eq!(h.case_of(10_301).await.reply_status, ReplyStatus::Sent);
+    h.fake.dispatch("MESSAGE_CREATE", direct(10_302, 98, &format!("is this right? X-VTEX-API-AppToken: {TOKEN}")));
+    let posts = h.fake.wait_for(|r| r.method == "POST" && r.body["message_reference"]["message_id"] == "10302", 1).await;
+    let content = posts[0].body["content"].as_str().unwrap();
+    assert!(content.contains("renew"), "{content}");
+    assert!(!content.contains("I deleted"), "nothing can be deleted in a direct message: {content}");
+    assert!(!h.fake.requests().iter().any(|r| r.method == "DELETE"), "no delete is tried in a direct message");
+    assert!(h.fake.requests().iter().all(|r| !r.body.to_string().contains(TOKEN)));
+    assert_eq!(h.case_of(10_302).await.secrets_found, 1);
+    assert!(!h.logs().contains(TOKEN));
+    let dir = h.stop().await;
+    assert_not_on_disk(dir.path(), TOKEN.as_bytes());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_held_for_its_burst_is_answered_when_the_bot_is_stopped() {
+    let mut h = start_with("debounce = \"1h\"\n").await;
+    h.fake.dispatch(
+        "MESSAGE_CREATE",
+        message(10_401, CHANNEL, person(99), "All my requests with the new appKey get 403. Does the key need a role?"),
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(h.fake.posts_to(CHANNEL).is_empty(), "held for an hour");
+    h.terminate().await;
+    assert_eq!(h.fake.posts_to(CHANNEL).len(), 1, "answered on the way out");
+    assert_eq!(h.case_of(10_401).await.reply_status, ReplyStatus::Sent);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_answer_on_our_reply_asks_for_the_right_category_records_it_and_deletes_the_reply_for_staff_only() {
+    use crate::support::fake_discord::{menu_choice, message_command};
+    let h = start().await;
+    h.fake.dispatch(
+        "MESSAGE_CREATE",
+        message(10_501, CHANNEL, person(84), "All my requests with the new appKey get 403. Does the key need a role?"),
+    );
+    let case = h.case_of(10_501).await;
+    let reply = case.reply_ref.clone().unwrap();
+    let ours = message(reply.parse().unwrap(), CHANNEL, user(BOT_ID, "triage", true), "The application key is not linked to any role");
+    h.fake.dispatch("INTERACTION_CREATE", message_command(10_502, CHANNEL, person(85), "Triage: wrong answer", ours.clone()));
+    let refused = h.fake.wait_for(|r| r.path.contains("/interactions/10502/"), 1).await.remove(0);
+    assert!(refused.body.to_string().contains("Only members with the staff role"), "{}", refused.body);
+
+    let mut staff = message_command(10_503, CHANNEL, person(86), "Triage: wrong answer", ours);
+    staff["member"]["roles"] = json!([STAFF_ROLE.to_string()]);
+    h.fake.dispatch("INTERACTION_CREATE", staff);
+    let asked = h.fake.wait_for(|r| r.path.contains("/interactions/10503/"), 1).await.remove(0);
+    assert_eq!(asked.body["data"]["flags"], 64, "only the moderator sees it");
+    let menu = &asked.body["data"]["components"][0]["components"][0];
+    let values: Vec<&str> = menu["options"].as_array().unwrap().iter().filter_map(|o| o["value"].as_str()).collect();
+    assert!(values.contains(&"role-lacks-permission") && values.contains(&"none"), "{values:?}");
+    assert!(!values.contains(&"key-not-linked-to-role"), "the category triage chose is not offered back");
+    assert!(h.store.latest_correction(case.id).await.unwrap().is_none(), "nothing is recorded before the choice");
+
+    let prompt = message(10_504, CHANNEL, user(BOT_ID, "triage", true), "Case: what is the right category?");
+    let mut choice = menu_choice(10_505, CHANNEL, person(86), menu["custom_id"].as_str().unwrap(), "role-lacks-permission", prompt);
+    choice["member"]["roles"] = json!([STAFF_ROLE.to_string()]);
+    h.fake.dispatch("INTERACTION_CREATE", choice);
+    let done = h.fake.wait_for(|r| r.path.contains("/interactions/10505/"), 1).await.remove(0);
+    assert_eq!(done.body["type"], 7, "the menu message is updated in place");
+    assert!(done.body.to_string().contains("Recorded"), "{}", done.body);
+    let correction = h.store.latest_correction(case.id).await.unwrap().expect("stored");
+    assert_eq!((correction.category.as_str(), correction.corrected_by.as_str()), ("role-lacks-permission", "86"));
+    assert_eq!(h.store.case(case.id).await.unwrap().unwrap().category, "key-not-linked-to-role", "the classifier's output is kept");
+    h.fake.wait_for(|r| r.method == "DELETE" && r.path.ends_with(&format!("/messages/{reply}")), 1).await;
     h.stop().await;
 }

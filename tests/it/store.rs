@@ -377,3 +377,31 @@ async fn statistics_add_up_to_the_stored_cases_in_every_breakdown() {
     assert_eq!(stats.escalated_to_sponsor, cases.iter().filter(|c| c.escalate_to_sponsor).count() as i64);
     assert_eq!(stats.recurring, cases.iter().filter(|c| c.recurring).count() as i64);
 }
+
+#[tokio::test]
+async fn a_burst_member_is_not_counted_again_by_recurrence_but_a_separate_case_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(&dir, Policy::default()).await;
+    let text = "We lost the token for our ERP key, where can we find it?";
+    // Within one transaction (a batch) and across transactions, from memory and from SQL.
+    let mut member = ticket("b-1", "dora", text, NOW);
+    member.burst_of = Some("b-2".into());
+    let held = Channel { humans_first: Some(Suppression::InBurst), ..ch() };
+    p.handle(member, &held, Delivery::Return).await.unwrap();
+    let answer = p.handle(ticket("b-2", "dora", text, NOW + 5), &ch(), Delivery::Return).await.unwrap();
+    assert!(!answer.case.recurring, "the burst is one question");
+    let later = p.handle(ticket("b-3", "dora", text, NOW + 60), &ch(), Delivery::Return).await.unwrap();
+    assert!(later.case.recurring, "a later question recurs");
+    assert_eq!(later.decision.as_ref().map(|d| d.recurring), Some(true));
+
+    let mut batch_member = ticket("c-1", "eve", text, NOW);
+    batch_member.burst_of = Some("c-2".into());
+    let c = |m: Incoming| {
+        let classification = p.analyse(&m.text);
+        (m, classification)
+    };
+    p.record_batch(vec![c(batch_member), c(ticket("c-2", "eve", text, NOW + 5))], Delivery::Never).await.unwrap();
+    let stored = p.store().case_by_source(Source::Ticket, "c-2").await.unwrap().unwrap();
+    assert!(!stored.recurring, "in one batch too");
+    assert_eq!(p.store().case_by_source(Source::Ticket, "c-1").await.unwrap().unwrap().burst_of.as_deref(), Some("c-2"));
+}

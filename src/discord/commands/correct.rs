@@ -4,7 +4,7 @@
 
 use poise::serenity_prelude as serenity;
 
-use crate::discord::{Context, Error};
+use crate::discord::{Context, Data, Error};
 
 /// Set the right category for a case (staff only).
 #[poise::command(slash_command, guild_only)]
@@ -14,23 +14,35 @@ pub async fn correct(
     #[description = "The right category, or none"] category: String,
     #[description = "Also delete our reply"] delete_reply: Option<bool>,
 ) -> Result<(), Error> {
-    let data = ctx.data();
-    let staff = match data.config.staff_role {
-        Some(role) => ctx.author_member().await.is_some_and(|m| m.roles.iter().any(|r| r.get() == role)),
-        None => false,
-    };
-    let answer = if !staff {
-        "Only members with the staff role can correct a case (set `discord.staff_role`).".to_string()
+    let answer = if !is_staff(ctx).await {
+        NOT_STAFF.to_string()
     } else {
-        record(ctx, case, category.trim(), delete_reply.unwrap_or(false)).await?
+        record(ctx.data(), ctx.http(), ctx.author().id, case, category.trim(), delete_reply.unwrap_or(false)).await?
     };
     ctx.send(poise::CreateReply::default().content(answer).ephemeral(true).allowed_mentions(serenity::CreateAllowedMentions::new()))
         .await?;
     Ok(())
 }
 
-async fn record(ctx: Context<'_>, id: i64, category: &str, delete_reply: bool) -> Result<String, Error> {
-    let data = ctx.data();
+pub const NOT_STAFF: &str = "Only members with the staff role can correct a case (set `discord.staff_role`).";
+
+/// Whether the invoker has the staff role.
+pub async fn is_staff(ctx: Context<'_>) -> bool {
+    match ctx.data().config.staff_role {
+        Some(role) => ctx.author_member().await.is_some_and(|m| m.roles.iter().any(|r| r.get() == role)),
+        None => false,
+    }
+}
+
+/// Stores `by`'s label for case `id` and, when asked, deletes our reply; what to tell them.
+pub async fn record(
+    data: &Data,
+    http: &serenity::Http,
+    by: serenity::UserId,
+    id: i64,
+    category: &str,
+    delete_reply: bool,
+) -> Result<String, Error> {
     let pack = data.pipeline.classifier().pack();
     if category != "none" && pack.category(category).is_none() {
         let known: Vec<&str> = pack.categories.iter().map(|c| c.id.as_str()).collect();
@@ -38,7 +50,7 @@ async fn record(ctx: Context<'_>, id: i64, category: &str, delete_reply: bool) -
     }
     let store = data.pipeline.store();
     let Some(case) = store.case(id).await? else { return Ok(format!("No case {id}.")) };
-    store.add_correction(id, category, &ctx.author().id.to_string(), "discord", crate::pipeline::now()).await?;
+    store.add_correction(id, category, &by.to_string(), "discord", crate::pipeline::now()).await?;
     tracing::info!(case_id = id, from = %case.category, to = category, "case corrected");
     let mut answer = format!("Recorded: case {id} is `{category}` (triage said `{}`).", case.category);
     if delete_reply {
@@ -47,7 +59,7 @@ async fn record(ctx: Context<'_>, id: i64, category: &str, delete_reply: bool) -
         let target = case.thread_id.as_deref().and_then(|t| t.parse::<u64>().ok()).or(channel);
         match (ours, target) {
             (Some(reply), Some(channel)) => {
-                match serenity::ChannelId::new(channel).delete_message(ctx.http(), serenity::MessageId::new(reply)).await {
+                match serenity::ChannelId::new(channel).delete_message(http, serenity::MessageId::new(reply)).await {
                     Ok(()) => answer.push_str(" Our reply was deleted."),
                     Err(e) => answer.push_str(&format!(" Our reply could not be deleted: {e}.")),
                 }

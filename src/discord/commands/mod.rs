@@ -4,6 +4,9 @@ mod case;
 mod correct;
 mod explain;
 mod stats;
+mod wrong_answer;
+
+pub use wrong_answer::wrong_answer;
 
 use super::{Context, Error};
 

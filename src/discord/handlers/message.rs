@@ -1,7 +1,8 @@
-//! A message in a watched channel: triage it and maybe answer.
+//! A message in a watched channel or thread: triage it and maybe answer, once per burst.
 
 use poise::serenity_prelude as serenity;
 
+use crate::discord::burst::{Held, Part};
 use crate::discord::reply::{deliver, deliver_leak, Target};
 use crate::discord::{Data, Error};
 use crate::pipeline::{Delivery, Incoming};
@@ -53,36 +54,55 @@ pub fn cut_for_storage(c: &mut crate::classify::Classification) {
 }
 
 pub async fn handle(ctx: &serenity::Context, msg: &serenity::Message, data: &Data) -> Result<(), Error> {
+    if msg.guild_id.is_none() {
+        return super::direct::handle(ctx, msg, data).await;
+    }
     let followed = data.followed(msg.channel_id.get());
     let watched = data.config.channels.contains(&msg.channel_id.get()) || followed.is_some();
     if !wanted(msg, data, watched) {
         return Ok(());
     }
-    let Some(thread) = followed else { return triage_message(ctx, msg, data, None, None).await };
-    // Humans first: once a helper speaks in a thread, the thread is theirs. Only the thread's
-    // poster is answered. A leak is still handled whoever posts it.
-    let quiet = if data.is_helper(msg.member.as_deref()) {
-        data.mark_helped(msg.channel_id.get());
-        // A helper's answer is not a case; only a token in it is acted on.
-        let text = full_text(&msg.content, &msg.attachments, data).await;
-        if data.pipeline.analyse(&text).secrets_found == 0 {
-            return Ok(());
+    // Humans first: a helper's message is never a question for the bot. It silences the bot
+    // where it answers, and only a token in it is acted on.
+    if data.is_helper(msg.member.as_deref()) {
+        return super::helper::handle(ctx, msg, data, followed.is_some()).await;
+    }
+    // In a thread, only its poster is answered, and not once a helper speaks there.
+    let quiet = followed.and_then(|thread| {
+        if thread.quiet {
+            Some(Suppression::QuietThread)
+        } else if thread.helped {
+            Some(Suppression::HumanHelping)
+        } else if thread.owner.is_some_and(|o| o != msg.author.id.get()) {
+            Some(Suppression::NotTheAsker)
+        } else {
+            None
         }
-        return triage_text(ctx, msg, text, data, Some(msg.channel_id), Some(Suppression::HumanHelping)).await;
-    } else if thread.quiet {
-        Some(Suppression::QuietThread)
-    } else if thread.helped {
-        Some(Suppression::HumanHelping)
-    } else if thread.owner.is_some_and(|o| o != msg.author.id.get()) {
-        Some(Suppression::NotTheAsker)
-    } else {
-        None
-    };
-    triage_message(ctx, msg, data, Some(msg.channel_id), quiet).await
+    });
+    let Some(part) = read(msg, data, followed.map(|_| msg.channel_id), quiet).await else { return Ok(()) };
+    // A leak never waits for the rest of a burst.
+    if part.classification.secrets_found > 0 {
+        return answer(ctx, data, vec![part], false).await;
+    }
+    let window = data.config.debounce;
+    match data.bursts.hold(part, window) {
+        Held::AnswerNow(part) => answer(ctx, data, vec![part], false).await,
+        Held::Complete(burst) => answer(ctx, data, burst.parts, burst.helped).await,
+        Held::Wait(generation) => {
+            let taken = data.bursts.wait_and_take(msg.channel_id, msg.author.id, generation, window).await;
+            let result = match taken {
+                Some(burst) => answer(ctx, data, burst.parts, burst.helped).await,
+                // A later message of the burst answers it.
+                None => Ok(()),
+            };
+            data.bursts.done();
+            result
+        }
+    }
 }
 
-/// The pipeline for one Discord message; `thread` is set in threads, `quiet` when the answer
-/// must be held back for people (a leak is still answered).
+/// The pipeline for one Discord message, answered at once (a forum thread's first post): `thread`
+/// is set in threads, `quiet` when the answer must be held back for people.
 pub async fn triage_message(
     ctx: &serenity::Context,
     msg: &serenity::Message,
@@ -90,44 +110,91 @@ pub async fn triage_message(
     thread: Option<serenity::ChannelId>,
     quiet: Option<Suppression>,
 ) -> Result<(), Error> {
-    let text = full_text(&msg.content, &msg.attachments, data).await;
-    triage_text(ctx, msg, text, data, thread, quiet).await
+    match read(msg, data, thread, quiet).await {
+        Some(part) => answer(ctx, data, vec![part], false).await,
+        None => Ok(()),
+    }
 }
 
-/// `triage_message` on a message whose text (attachments included) has been read already.
-async fn triage_text(
-    ctx: &serenity::Context,
+/// Reads and classifies a message (its text attachments included); `None` when there is
+/// nothing to triage. Only the masked text is kept.
+pub async fn read(msg: &serenity::Message, data: &Data, thread: Option<serenity::ChannelId>, quiet: Option<Suppression>) -> Option<Part> {
+    let text = full_text(&msg.content, &msg.attachments, data).await;
+    part_of(msg, &text, data, thread, quiet)
+}
+
+/// `read` for a message whose text (attachments included) is read already.
+pub fn part_of(
     msg: &serenity::Message,
-    text: String,
+    text: &str,
     data: &Data,
     thread: Option<serenity::ChannelId>,
     quiet: Option<Suppression>,
-) -> Result<(), Error> {
+) -> Option<Part> {
     // Attachments may take a message past the size limit; its own text may not.
     if (crate::error::check_message(&msg.content).is_err() && msg.attachments.is_empty()) || text.trim().is_empty() {
-        return Ok(());
+        return None;
     }
-    let mut classification = data.pipeline.analyse(&text);
+    let mut classification = data.pipeline.analyse(text);
     cut_for_storage(&mut classification);
+    Some(Part { message: msg.id, channel: msg.channel_id, guild: msg.guild_id, author: msg.author.id, thread, quiet, classification })
+}
+
+pub fn incoming(p: &Part, burst_of: Option<serenity::MessageId>) -> Incoming {
+    // The pipeline stores the classification's masked text; this is the same text.
+    let mut incoming = Incoming::new(Source::Discord, p.message.to_string(), p.classification.masked_text.clone());
+    incoming.guild_id = p.guild.map(|g| g.to_string());
+    incoming.channel_id = Some(p.channel.to_string());
+    incoming.thread_id = p.thread.map(|t| t.to_string());
+    incoming.author = Some(p.author.to_string());
+    incoming.burst_of = burst_of.map(|m| m.to_string());
+    incoming
+}
+
+/// Stores and answers a burst (most often of one message): every message is its own case, and
+/// the answer, decided over the whole burst's text, replies to the last one. `helped`: a helper
+/// answered it while it was held.
+pub async fn answer(ctx: &serenity::Context, data: &Data, mut parts: Vec<Part>, helped: bool) -> Result<(), Error> {
+    let Some(last) = parts.pop() else { return Ok(()) };
+    let earlier = Channel { humans_first: Some(Suppression::InBurst), ..data.channel(None) };
+    for part in &parts {
+        let handled =
+            data.pipeline.record(incoming(part, Some(last.message)), part.classification.clone(), &earlier, Delivery::Post).await?;
+        if !handled.duplicate {
+            data.metrics.record_case(&handled.case);
+        }
+    }
+    let classification = if parts.is_empty() {
+        last.classification.clone()
+    } else {
+        // Masked texts: a burst holds no leak (a leak is answered the moment it comes).
+        let text = parts.iter().chain([&last]).map(|p| p.classification.masked_text.as_str()).collect::<Vec<_>>().join("\n");
+        let mut c = data.pipeline.analyse(&text);
+        cut_for_storage(&mut c);
+        c
+    };
     // A leaked token is removed before anything else happens, when we are allowed to.
     let mut leak_deleted = None;
     if classification.secrets_found > 0 {
-        leak_deleted = Some(remove_leak(&ctx.http, msg.channel_id, msg.id, data).await);
+        leak_deleted = Some(remove_leak(&ctx.http, last.channel, last.message, data).await);
     }
-    // The pipeline stores the classification's masked text, never this raw one.
-    let mut incoming = Incoming::new(Source::Discord, msg.id.to_string(), text);
-    incoming.guild_id = msg.guild_id.map(|g| g.to_string());
-    incoming.channel_id = Some(msg.channel_id.to_string());
-    incoming.thread_id = thread.map(|t| t.to_string());
-    incoming.author = Some(msg.author.id.to_string());
+    // A helper may have spoken in the thread while the burst waited.
+    let thread_helped = last.thread.and_then(|t| data.followed(t.get())).is_some_and(|t| t.helped);
+    let quiet = if helped || thread_helped { Some(Suppression::HumanHelping) } else { last.quiet };
     let channel = Channel { humans_first: quiet, ..data.channel(leak_deleted) };
-    let handled = data.pipeline.record(incoming, classification, &channel, Delivery::Post).await?;
+    let handled = data.pipeline.record(incoming(&last, None), classification, &channel, Delivery::Post).await?;
     if handled.duplicate {
         return Ok(());
     }
     data.metrics.record_case(&handled.case);
-    tracing::info!(case_id = handled.case.id, category = %handled.case.category, confidence = handled.case.confidence, "message triaged");
-    let target = Target { channel: msg.channel_id, reference: (leak_deleted != Some(true)).then_some(msg.id), author: msg.author.id };
+    tracing::info!(
+        case_id = handled.case.id,
+        category = %handled.case.category,
+        confidence = handled.case.confidence,
+        burst = parts.len() + 1,
+        "message triaged"
+    );
+    let target = Target { channel: last.channel, reference: (leak_deleted != Some(true)).then_some(last.message), author: last.author };
     if leak_deleted.is_some() {
         deliver_leak(&ctx.http, data, &handled, target).await;
     } else {

@@ -1,6 +1,8 @@
 //! Gateway event handlers, one per file.
 
+mod direct;
 mod edit;
+mod helper;
 mod message;
 mod reaction;
 mod thread;

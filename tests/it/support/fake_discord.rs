@@ -84,6 +84,31 @@ pub fn slash_command(id: u64, channel: u64, invoker: Value, sub: &str, options: 
     })
 }
 
+/// An INTERACTION_CREATE payload for the message context-menu command `name` on `target`.
+pub fn message_command(id: u64, channel: u64, invoker: Value, name: &str, target: Value) -> Value {
+    let target_id = target["id"].clone();
+    let mut resolved = serde_json::Map::new();
+    resolved.insert(target_id.as_str().unwrap_or_default().to_string(), target);
+    json!({
+        "id": id.to_string(), "application_id": APP_ID.to_string(), "type": 2, "token": format!("token-{id}"), "version": 1,
+        "data": {"id": "2", "name": name, "type": 3, "target_id": target_id, "resolved": {"messages": resolved}},
+        "guild_id": GUILD_ID.to_string(), "channel_id": channel.to_string(),
+        "member": member(invoker), "app_permissions": "0", "locale": "en-US", "guild_locale": "en-US",
+        "entitlements": [], "attachment_size_limit": 8_388_608
+    })
+}
+
+/// An INTERACTION_CREATE payload for a choice in a string select menu on the bot's `on` message.
+pub fn menu_choice(id: u64, channel: u64, invoker: Value, custom_id: &str, value: &str, on: Value) -> Value {
+    json!({
+        "id": id.to_string(), "application_id": APP_ID.to_string(), "type": 3, "token": format!("token-{id}"), "version": 1,
+        "data": {"custom_id": custom_id, "component_type": 3, "values": [value]},
+        "message": on, "guild_id": GUILD_ID.to_string(), "channel_id": channel.to_string(),
+        "member": member(invoker), "app_permissions": "0", "locale": "en-US", "guild_locale": "en-US",
+        "entitlements": [], "attachment_size_limit": 8_388_608
+    })
+}
+
 fn guild() -> Value {
     let everyone = json!({
         "id": GUILD_ID.to_string(), "name": "@everyone", "color": 0, "colors": {"primary_color": 0}, "hoist": false,
