@@ -26,6 +26,7 @@ pub mod http;
 pub mod pipeline;
 pub mod render;
 pub mod respond;
+pub mod review;
 pub mod startup;
 pub mod stats;
 pub mod store;

@@ -116,6 +116,9 @@ pub enum Suppression {
     /// One of several messages sent in a quick burst: the burst is answered once, on its last
     /// message.
     InBurst,
+    /// The answer rests on rules (or a category) marked `shadow = true` in the pack: watched on
+    /// live traffic before they may speak.
+    ShadowRule,
 }
 
 impl Suppression {
@@ -132,25 +135,28 @@ impl Suppression {
             Suppression::NotTheAsker => "not_the_asker",
             Suppression::QuietThread => "quiet_thread",
             Suppression::InBurst => "in_burst",
+            Suppression::ShadowRule => "shadow_rule",
         }
     }
 
+    /// Every reason, in the order they are listed to people.
+    pub const ALL: [Suppression; 12] = [
+        Suppression::NotSupport,
+        Suppression::BelowThreshold,
+        Suppression::Cooldown,
+        Suppression::ShadowMode,
+        Suppression::ShadowRule,
+        Suppression::Backlog,
+        Suppression::Deleted,
+        Suppression::AlreadyAnswered,
+        Suppression::HumanHelping,
+        Suppression::NotTheAsker,
+        Suppression::QuietThread,
+        Suppression::InBurst,
+    ];
+
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Suppression::NotSupport,
-            Suppression::BelowThreshold,
-            Suppression::Cooldown,
-            Suppression::ShadowMode,
-            Suppression::Backlog,
-            Suppression::Deleted,
-            Suppression::AlreadyAnswered,
-            Suppression::HumanHelping,
-            Suppression::NotTheAsker,
-            Suppression::QuietThread,
-            Suppression::InBurst,
-        ]
-        .into_iter()
-        .find(|x| x.as_str() == s)
+        Suppression::ALL.into_iter().find(|x| x.as_str() == s)
     }
 }
 
@@ -241,10 +247,25 @@ pub fn decide(pack: &Pack, c: &Classification, history: &History, policy: &Polic
     if decision.suppressed.is_none() && policy.shadow {
         decision.suppressed = Some(Suppression::ShadowMode);
     }
+    if decision.suppressed.is_none() && !leaked && rests_on_shadow(pack, c) {
+        decision.suppressed = Some(Suppression::ShadowRule);
+    }
     if decision.suppressed.is_some() {
         decision.mention_staff = false;
     }
     decision
+}
+
+/// Whether the category is in shadow, or every rule of it that fired is: without them it
+/// would not have been answered. A shadow rule firing beside a rule that speaks holds nothing.
+fn rests_on_shadow(pack: &Pack, c: &Classification) -> bool {
+    let Some(category) = c.category.as_deref().and_then(|id| pack.category(id)) else { return false };
+    if category.shadow {
+        return true;
+    }
+    let prefix = format!("{}/", category.id);
+    let mut fired = c.rules.iter().filter_map(|r| r.strip_prefix(&prefix)).peekable();
+    fired.peek().is_some() && fired.all(|id| category.rules.iter().any(|r| r.id == id && r.shadow))
 }
 
 pub fn finding_text(pack: &Pack, f: &Finding, language: Language) -> String {

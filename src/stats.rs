@@ -237,3 +237,85 @@ pub fn render_table(s: &Stats) -> String {
     }
     out
 }
+
+/// How a rule (or a category) is doing: what it fired on, how often its reply was held back,
+/// and how often it was right where people judged it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RuleHealth {
+    pub name: String,
+    pub fired: i64,
+    pub held_back: i64,
+    /// Cases labelled by a reviewer, and unlabelled ones with 👍/👎 votes (one per vote).
+    pub reviewed: i64,
+    pub votes: i64,
+    /// Judgements in all (`reviewed` + `votes`), and how many said it was right.
+    pub judged: i64,
+    pub right: i64,
+    /// right / judged; null when nobody judged it.
+    pub precision: Option<f64>,
+    /// The Wilson 95% lower bound of the precision: 2 of 2 reads 0.34, not 1.0.
+    pub precision_low: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RulesReport {
+    pub since: i64,
+    pub until: i64,
+    pub categories: Vec<RuleHealth>,
+    pub rules: Vec<RuleHealth>,
+}
+
+/// The Wilson score interval's lower end at 95%.
+pub fn wilson_low(right: i64, n: i64) -> Option<f64> {
+    if n <= 0 {
+        return None;
+    }
+    let (n, p, z) = (n as f64, right as f64 / n as f64, 1.96_f64);
+    let centre = p + z * z / (2.0 * n);
+    let margin = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
+    Some(((centre - margin) / (1.0 + z * z / n)).max(0.0))
+}
+
+fn health(c: &crate::store::rule_health::RuleCounts) -> RuleHealth {
+    let votes = c.votes_up + c.votes_down;
+    let judged = c.reviewed + votes;
+    let right = c.reviewed_right + c.votes_up;
+    RuleHealth {
+        name: c.name.clone(),
+        fired: c.fired,
+        held_back: c.held_back,
+        reviewed: c.reviewed,
+        votes,
+        judged,
+        right,
+        precision: (judged > 0).then(|| right as f64 / judged as f64),
+        precision_low: wilson_low(right, judged),
+    }
+}
+
+/// Rule health over cases received in the last `period` before `now`.
+pub async fn rules(store: &Store, period: Duration, now: i64) -> Result<RulesReport, StoreError> {
+    let since = now.saturating_sub(period.as_secs() as i64);
+    let (rules, categories) = store.rule_counts(since).await?;
+    Ok(RulesReport { since, until: now, categories: categories.iter().map(health).collect(), rules: rules.iter().map(health).collect() })
+}
+
+/// "7 of 9 (78%, at least 45%)": a precision with the count behind it.
+pub fn precision_text(h: &RuleHealth) -> String {
+    match (h.precision, h.precision_low) {
+        (Some(p), Some(low)) => format!("{} of {} ({:.0}%, at least {:.0}%)", h.right, h.judged, p * 100.0, low * 100.0),
+        _ => "not judged yet".into(),
+    }
+}
+
+pub fn render_rules(r: &RulesReport) -> String {
+    let mut out = String::new();
+    for (title, rows) in [("category", &r.categories), ("rule", &r.rules)] {
+        out.push_str(&format!("{:<44} {:>7} {:>9}  {}\n", title, "fired", "held back", "precision (reviewed + votes)"));
+        for h in rows.iter() {
+            out.push_str(&format!("{:<44} {:>7} {:>9}  {}\n", h.name, h.fired, h.held_back, precision_text(h)));
+        }
+        out.push('\n');
+    }
+    out
+}

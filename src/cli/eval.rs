@@ -21,19 +21,25 @@ pub struct Args {
     pub threshold: Option<f64>,
 }
 
-pub fn run(rules: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
-    let classifier = Classifier::load(rules)?.with_threshold(args.threshold);
-    let file = std::fs::File::open(&args.corpus).with_context(|| format!("cannot open corpus {}", args.corpus.display()))?;
+/// A labelled corpus: one `{id, text, expected, ...}` per line.
+pub fn read_corpus(path: &Path) -> anyhow::Result<Vec<LabelledMessage>> {
+    let file = std::fs::File::open(path).with_context(|| format!("cannot open corpus {}", path.display()))?;
     let mut items = Vec::new();
     for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line.with_context(|| format!("{}:{}: cannot read line (is it UTF-8?)", args.corpus.display(), i + 1))?;
+        let line = line.with_context(|| format!("{}:{}: cannot read line (is it UTF-8?)", path.display(), i + 1))?;
         if line.trim().is_empty() {
             continue;
         }
         let item: LabelledMessage = serde_json::from_str(&line)
-            .with_context(|| format!("{}:{}: not a corpus line {{id, text, expected}}", args.corpus.display(), i + 1))?;
+            .with_context(|| format!("{}:{}: not a corpus line {{id, text, expected}}", path.display(), i + 1))?;
         items.push(item);
     }
+    Ok(items)
+}
+
+pub fn run(rules: Option<&Path>, args: Args) -> anyhow::Result<ExitCode> {
+    let classifier = Classifier::load(rules)?.with_threshold(args.threshold);
+    let items = read_corpus(&args.corpus)?;
     let report = evaluate(&classifier, &items);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

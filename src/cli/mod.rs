@@ -2,10 +2,11 @@
 
 mod classify;
 pub use classify::classify_jsonl;
-mod eval;
+pub mod eval;
 mod explain;
 pub use explain::render as render_explanation;
 pub mod import;
+mod review;
 mod rules;
 mod serve;
 mod stats;
@@ -61,6 +62,11 @@ pub enum Command {
     Import(import::Args),
     /// Statistics over stored cases.
     Stats(stats::Args),
+    /// The cases people labelled.
+    Review {
+        #[command(subcommand)]
+        command: review::Command,
+    },
     /// Run the HTTP API, dashboard and (with DISCORD_TOKEN) the Discord bot.
     Serve(serve::Args),
 }
@@ -115,19 +121,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }),
         Command::Serve(args) => runtime()?.block_on(serve::run(config.clone(), rules, cli.database.as_deref(), args)),
         Command::Stats(args) => runtime()?.block_on(async {
-            // Statistics only read: a mistyped --database must not quietly create an empty
-            // store and report zero cases.
-            let location = DatabaseLocation::resolve(cli.database.as_deref(), config.database.as_deref());
-            if !location.0.exists() {
-                anyhow::bail!(
-                    "no database at {}: check --database or DATABASE_URL, or create one with `triage import` or `triage serve`",
-                    location.0.display()
-                );
-            }
-            let store = Store::open(&location.0).await?;
+            let store = existing_store(cli.database.as_deref(), &config).await?;
             stats::run(&store, args).await
         }),
+        Command::Review { command } => runtime()?.block_on(async {
+            let store = existing_store(cli.database.as_deref(), &config).await?;
+            review::run(&store, command).await
+        }),
     }
+}
+
+/// A store that must exist already: reading a mistyped --database must not quietly create an
+/// empty one and report zero cases.
+async fn existing_store(flag: Option<&str>, config: &Config) -> anyhow::Result<Store> {
+    let location = DatabaseLocation::resolve(flag, config.database.as_deref());
+    if !location.0.exists() {
+        anyhow::bail!(
+            "no database at {}: check --database or DATABASE_URL, or create one with `triage import` or `triage serve`",
+            location.0.display()
+        );
+    }
+    Ok(Store::open(&location.0).await?)
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -1,4 +1,6 @@
-//! `triage rules check`: validate a pack and run every example in it.
+//! `triage rules check`: validate a pack and run every example in it. `triage rules suggest`:
+//! phrases the pack misses on reviewed cases. `triage rules coverage`: how much of a backlog
+//! the pack would answer, without storing anything.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -14,10 +16,38 @@ pub enum Command {
         /// A .toml file or a folder of them.
         path: Option<PathBuf>,
     },
+    /// List the phrases that recur where the pack is silent or wrong on labelled cases, and that
+    /// no concept covers yet: a starting point for the rule author, not a rule change.
+    Suggest {
+        /// Labelled JSON lines (`triage review export`, or a corpus file).
+        file: PathBuf,
+        /// Phrases per category.
+        #[arg(long, default_value_t = 15)]
+        top: usize,
+        /// A phrase must occur in at least this many missed messages.
+        #[arg(long, default_value_t = 2)]
+        min: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the pack over a helpdesk export (JSON lines with `text`) without storing anything:
+    /// the share answered, held back below the threshold, silent but on topic, and off topic.
+    Coverage {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+        /// Minimum confidence for an answer (default: the pack's threshold).
+        #[arg(long)]
+        threshold: Option<f64>,
+    },
 }
 
 pub fn run(global: Option<&Path>, command: Command) -> anyhow::Result<ExitCode> {
-    let Command::Check { path } = command;
+    let path = match command {
+        Command::Check { path } => path,
+        Command::Suggest { file, top, min, json } => return suggest(global, &file, top, min, json),
+        Command::Coverage { file, json, threshold } => return coverage(global, &file, json, threshold),
+    };
     let path = path.as_deref().or(global);
     let secrets_ok = check_secrets(path);
     let pack_ok = check_pack(path);
@@ -91,4 +121,89 @@ fn check_pack(path: Option<&Path>) -> bool {
     }
     eprintln!("{} problem(s) in {label}", problems.len());
     false
+}
+
+fn suggest(rules: Option<&Path>, file: &Path, top: usize, min: usize, json: bool) -> anyhow::Result<ExitCode> {
+    let classifier = Classifier::load(rules)?;
+    let items = crate::cli::eval::read_corpus(file)?;
+    let s = crate::review::suggest(&classifier, &items, top, min.max(1));
+    if json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{} labelled messages; the pack is silent or wrong on {}.", s.messages, s.missed.values().sum::<usize>());
+    for (category, phrases) in &s.per_category {
+        println!("\n{category}: {} missed", s.missed.get(category).copied().unwrap_or(0));
+        if phrases.is_empty() {
+            println!("  (no phrase recurs that a concept does not already cover)");
+        }
+        for p in phrases {
+            println!(
+                "  {:<32} {:>4} missed ({:>3.0}% of them, {:>3.0}% of all)  e.g. {}",
+                p.phrase,
+                p.messages,
+                p.share_missed * 100.0,
+                p.share_all * 100.0,
+                p.examples.join(", ")
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn coverage(rules: Option<&Path>, file: &Path, json: bool, threshold: Option<f64>) -> anyhow::Result<ExitCode> {
+    use std::io::BufRead;
+    let classifier = Classifier::load(rules)?.with_threshold(threshold);
+    let f = crate::cli::import::open_export(file)?;
+    let mut texts = Vec::new();
+    let mut bad = 0usize;
+    for (i, line) in std::io::BufReader::new(f).split(b'\n').enumerate() {
+        let line = line.map_err(|e| anyhow::anyhow!("{}:{}: cannot read: {e}", file.display(), i + 1))?;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match crate::cli::import::parse_line(&line) {
+            Ok(msg) => texts.push(msg.text),
+            Err(e) => {
+                bad += 1;
+                if bad <= 20 {
+                    eprintln!("{}:{}: skipped: {e}", file.display(), i + 1);
+                }
+            }
+        }
+    }
+    let r = crate::review::coverage(&classifier, texts.iter().map(String::as_str));
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let row = |name: &str, c: &crate::review::Coverage| {
+        format!(
+            "{:<26} {:>8} {:>9.1}% {:>9.1}% {:>9.1}% {:>9.1}%\n",
+            name,
+            c.messages,
+            c.share(c.answered) * 100.0,
+            c.share(c.below_threshold) * 100.0,
+            c.share(c.silent_on_topic) * 100.0,
+            c.share(c.off_topic) * 100.0
+        )
+    };
+    let head = format!("{:<26} {:>8} {:>10} {:>10} {:>10} {:>10}\n", "", "messages", "answered", "below thr", "silent", "off topic");
+    let mut out = format!("threshold {:.2}; {} lines skipped\n\n{head}", r.threshold, bad);
+    out.push_str(&row("all", &r.total));
+    for (lang, c) in &r.per_language {
+        out.push_str(&row(&format!("language {lang}"), c));
+    }
+    out.push_str(&format!("\n{:<26} {:>8} {:>10} {:>10}\n", "category", "messages", "answered", "below thr"));
+    for (cat, c) in &r.per_category {
+        out.push_str(&format!(
+            "{:<26} {:>8} {:>9.1}% {:>9.1}%\n",
+            cat,
+            c.messages,
+            c.share(c.answered) * 100.0,
+            c.share(c.below_threshold) * 100.0
+        ));
+    }
+    print!("{out}");
+    Ok(ExitCode::SUCCESS)
 }

@@ -16,9 +16,22 @@ pub struct Args {
     /// How many recurring authors and accounts to list.
     #[arg(long, default_value_t = 10)]
     pub top: usize,
+    /// Rule health instead: per category and rule, cases fired on, held back, and precision
+    /// where people judged it. (`--rules` names the rule pack for every command.)
+    #[arg(long)]
+    pub by_rule: bool,
 }
 
 pub async fn run(store: &Store, args: Args) -> anyhow::Result<ExitCode> {
+    if args.by_rule {
+        let report = crate::stats::rules(store, args.since, crate::pipeline::now()).await?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            print!("{}", crate::stats::render_rules(&report));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let stats = compute(store, args.since, args.top, crate::pipeline::now()).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&stats)?);

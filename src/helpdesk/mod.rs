@@ -56,6 +56,16 @@ impl Helpdesk {
         }
     }
 
+    /// Where an agent opens a ticket, under the helpdesk's base URL.
+    pub fn agent_url(self, base: &str, ticket_id: &str) -> String {
+        let base = base.trim_end_matches('/');
+        match self {
+            Helpdesk::Zendesk => format!("{base}/agent/tickets/{ticket_id}"),
+            Helpdesk::Freshdesk => format!("{base}/a/tickets/{ticket_id}"),
+            Helpdesk::Zammad => format!("{base}/#ticket/zoom/{ticket_id}"),
+        }
+    }
+
     /// The thread a ticket's cases share.
     pub fn thread_id(self, ticket_id: &str) -> String {
         format!("{}:{ticket_id}", self.as_str())

@@ -18,21 +18,29 @@ const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
 
 /// Dashboard sessions created by the login form, held in memory: a restart logs people out,
 /// which is fine for a review tool.
+/// Each session remembers the name its reviewer gave, for the labels they set.
 #[derive(Clone, Default)]
-pub struct Sessions(Arc<Mutex<HashMap<String, Instant>>>);
+pub struct Sessions(Arc<Mutex<HashMap<String, (Instant, String)>>>);
+
+/// Who is making a request, as labels record it: the name given at login, `api` for a bearer
+/// token, `local` on a server without a token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reviewer(pub String);
 
 impl Sessions {
-    pub fn create(&self) -> String {
+    pub fn create(&self, reviewer: &str) -> String {
         let id = uuid::Uuid::new_v4().simple().to_string();
         if let Ok(mut map) = self.0.lock() {
-            map.retain(|_, created| created.elapsed() < SESSION_TTL);
-            map.insert(id.clone(), Instant::now());
+            map.retain(|_, (created, _)| created.elapsed() < SESSION_TTL);
+            map.insert(id.clone(), (Instant::now(), reviewer.to_string()));
         }
         id
     }
 
-    fn valid(&self, id: &str) -> bool {
-        self.0.lock().map(|map| map.get(id).is_some_and(|created| created.elapsed() < SESSION_TTL)).unwrap_or(false)
+    /// The reviewer of a live session.
+    fn reviewer(&self, id: &str) -> Option<String> {
+        let map = self.0.lock().ok()?;
+        map.get(id).filter(|(created, _)| created.elapsed() < SESSION_TTL).map(|(_, name)| name.clone())
     }
 
     pub fn remove(&self, id: &str) {
@@ -102,8 +110,9 @@ pub fn session_from(req: &Request) -> Option<String> {
     cookies.split(';').filter_map(|c| c.trim().split_once('=')).find(|(k, _)| *k == SESSION_COOKIE).map(|(_, v)| v.to_string())
 }
 
-pub async fn require(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn require(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let Some(expected) = state.api_token.as_deref() else {
+        req.extensions_mut().insert(Reviewer("local".into()));
         return next.run(req).await;
     };
     let ip = client_ip(&req);
@@ -112,10 +121,12 @@ pub async fn require(State(state): State<AppState>, req: Request, next: Next) ->
     }
     let bearer = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     if bearer.is_some_and(|given| token_matches(expected, given.trim())) {
+        req.extensions_mut().insert(Reviewer("api".into()));
         return next.run(req).await;
     }
     let session = session_from(&req);
-    if session.as_deref().is_some_and(|s| state.sessions.valid(s)) {
+    if let Some(name) = session.as_deref().and_then(|s| state.sessions.reviewer(s)) {
+        req.extensions_mut().insert(Reviewer(name));
         return next.run(req).await;
     }
     // A wrong token or session is a guess; no credentials at all is not.

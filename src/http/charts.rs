@@ -39,8 +39,20 @@ fn nice_step(v: i64) -> i64 {
     step as i64
 }
 
-/// Cases per day, stacked by category, with axes and a legend.
-pub fn stacked_bars(title: &str, days: &[Day], categories: &[String]) -> String {
+/// Where a chart's mark leads: the list of the cases behind it.
+pub type Link<'a> = &'a dyn Fn(&str, &str) -> Option<String>;
+
+/// `inner` inside a link to `href`, if any. SVG `<a>` takes `href` as HTML does.
+fn linked(href: Option<String>, inner: String) -> String {
+    match href {
+        Some(h) => format!(r#"<a href="{}">{inner}</a>"#, escape(&h)),
+        None => inner,
+    }
+}
+
+/// Cases per day, stacked by category, with axes and a legend. `link(day, category)` makes each
+/// segment a link.
+pub fn stacked_bars(title: &str, days: &[Day], categories: &[String], link: Link<'_>) -> String {
     let (w, h, left, right, top, bottom) = (900.0, 340.0, 50.0, 20.0, 40.0, 90.0);
     let plot_w = w - left - right;
     let plot_h = h - top - bottom;
@@ -86,13 +98,13 @@ pub fn stacked_bars(title: &str, days: &[Day], categories: &[String]) -> String 
             }
             let bh = plot_h * n as f64 / max as f64;
             y -= bh;
-            let _ = write!(
-                svg,
+            let rect = format!(
                 r#"<rect x="{x:.1}" y="{y:.1}" width="{bar:.1}" height="{bh:.1}" fill="{}"><title>{} {}: {n}</title></rect>"#,
                 color(categories, cat),
                 escape(&d.day),
                 escape(cat)
             );
+            svg.push_str(&linked(link(&d.day, cat), rect));
         }
         if i % label_every == 0 {
             let lx = x + bar / 2.0;
@@ -127,8 +139,9 @@ pub fn stacked_bars(title: &str, days: &[Day], categories: &[String]) -> String 
     svg
 }
 
-/// One labelled horizontal bar per row: (label, value 0..=max, text shown at the bar's end, color).
-pub fn hbars(title: &str, rows: &[(String, f64, String, &str)], max: f64) -> String {
+/// One labelled horizontal bar per row: (label, value 0..=max, text shown at the bar's end,
+/// color); `link(label, "")` makes a row a link.
+pub fn hbars(title: &str, rows: &[(String, f64, String, &str)], max: f64, link: Link<'_>) -> String {
     let (w, row_h, left, top) = (900.0, 28.0, 230.0, 40.0);
     let h = top + row_h * rows.len().max(1) as f64 + 12.0;
     let plot_w = w - left - 110.0;
@@ -145,8 +158,7 @@ pub fn hbars(title: &str, rows: &[(String, f64, String, &str)], max: f64) -> Str
     for (i, (label, value, text, fill)) in rows.iter().enumerate() {
         let y = top + row_h * i as f64;
         let bw = if max > 0.0 { plot_w * (value / max).clamp(0.0, 1.0) } else { 0.0 };
-        let _ = write!(
-            svg,
+        let row = format!(
             r#"<text x="{:.1}" y="{:.1}" text-anchor="end" class="label">{}</text><rect x="{left}" y="{:.1}" width="{bw:.1}" height="{:.1}" fill="{fill}" rx="2"/><text x="{:.1}" y="{:.1}" class="value">{}</text>"#,
             left - 8.0,
             y + 17.0,
@@ -157,6 +169,7 @@ pub fn hbars(title: &str, rows: &[(String, f64, String, &str)], max: f64) -> Str
             y + 17.0,
             escape(text)
         );
+        svg.push_str(&linked(link(label, ""), row));
     }
     svg.push_str("</svg>");
     svg
@@ -169,7 +182,7 @@ mod tests {
 
     #[test]
     fn labels_are_escaped_so_user_ids_cannot_inject_markup() {
-        let svg = hbars("Top", &[("<script>alert(1)</script>".into(), 1.0, "1".into(), "#000")], 1.0);
+        let svg = hbars("Top", &[("<script>alert(1)</script>".into(), 1.0, "1".into(), "#000")], 1.0, &|_, _| None);
         assert!(!svg.contains("<script>") && svg.contains("&lt;script&gt;"));
     }
 
@@ -177,7 +190,8 @@ mod tests {
     fn stacked_bars_draw_one_rect_per_nonzero_category_and_label_the_legend() {
         let cats = vec!["a".to_string(), "b".to_string()];
         let day = Day { day: "2026-11-28".into(), cases: 3, by_category: BTreeMap::from([("a".into(), 2), ("none".into(), 1)]) };
-        let svg = stacked_bars("Cases per day", &[day], &cats);
+        let svg = stacked_bars("Cases per day", &[day], &cats, &|d, c| Some(format!("/cases?day={d}&category={c}")));
+        assert!(svg.contains(r#"<a href="/cases?day=2026-11-28&amp;category=a">"#), "segments link to their cases");
         assert_eq!(svg.matches("<rect x=").count(), 2 + 3, "two bar segments and three legend swatches");
         assert!(svg.contains(">11-28<") && svg.contains(">b<") && svg.contains("Cases per day"));
     }

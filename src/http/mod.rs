@@ -2,12 +2,16 @@
 //! holds what handlers share: state, errors, the JSON extractor and authentication.
 
 mod auth;
+mod case_list;
+mod case_page;
 mod cases;
 pub mod charts;
 mod dashboard;
 mod headers;
 mod health;
 pub mod metrics;
+mod review;
+mod rules;
 pub mod server;
 mod stats;
 mod tickets;
@@ -30,7 +34,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::pipeline::Pipeline;
 
-pub use auth::{AuthLimiter, Sessions};
+pub use auth::{AuthLimiter, Reviewer, Sessions};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -133,11 +137,20 @@ pub fn router(state: AppState, http: &crate::config::HttpConfig) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let protected = Router::new()
         .route("/v1/tickets", post(tickets::create))
+        .route("/v1/cases", get(case_list::api))
         .route("/v1/cases/{id}", get(cases::get))
+        .route("/v1/cases/{id}/correction", post(review::api_post))
+        .route("/v1/review", get(review::api))
+        .route("/v1/rules", get(rules::api))
         .route("/v1/cases/{id}/feedback", post(cases::feedback))
         .route("/v1/stats", get(stats::get))
         .route("/metrics", get(metrics::get))
         .route("/", get(dashboard::page))
+        .route("/cases", get(case_list::page))
+        .route("/cases/{id}", get(case_page::page))
+        .route("/review", get(review::page))
+        .route("/review/{id}", post(review::post))
+        .route("/rules", get(rules::page))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require));
     Router::new()
         .merge(protected)

@@ -134,6 +134,7 @@ pub struct Rule {
     pub unless: Vec<Compiled>,
     pub examples: Vec<String>,
     pub counter_examples: Vec<String>,
+    pub shadow: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -146,6 +147,7 @@ pub struct Category {
     pub title: Texts,
     pub remediation: Texts,
     pub rules: Vec<Rule>,
+    pub shadow: bool,
 }
 
 /// A merged, validated pack.
@@ -445,13 +447,23 @@ fn merge(files: Vec<(String, RuleFile)>, problems: &mut Vec<Problem>) -> Option<
             let when = r.when.iter().filter_map(|p| compile(&file, cat, rule, p, Scope::Sentence, &mut ctx)).collect();
             let also = r.also.iter().filter_map(|p| compile(&file, cat, rule, p, Scope::Message, &mut ctx)).collect();
             let unless = r.unless.iter().filter_map(|p| compile(&file, cat, rule, p, Scope::Sentence, &mut ctx)).collect();
-            rules.push(Rule { id: r.id, weight: r.weight, when, also, unless, examples: r.examples, counter_examples: r.counter_examples });
+            rules.push(Rule {
+                id: r.id,
+                weight: r.weight,
+                when,
+                also,
+                unless,
+                examples: r.examples,
+                counter_examples: r.counter_examples,
+                shadow: r.shadow,
+            });
         }
         categories.push(Category {
             id: c.id,
             file: file.clone(),
             escalate_to_sponsor: c.escalate_to_sponsor,
             fallback: c.fallback,
+            shadow: c.shadow,
             finding_weight: c.finding_weight,
             title: c.title,
             remediation: c.remediation,

@@ -114,6 +114,10 @@ pub struct CategorySpec {
     pub remediation: Texts,
     #[serde(default, rename = "rule")]
     pub rules: Vec<RuleSpec>,
+    /// Decide and record, but hold every reply back (`shadow_rule`): a new category is watched
+    /// on live traffic before it speaks.
+    #[serde(default)]
+    pub shadow: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -135,4 +139,7 @@ pub struct RuleSpec {
     pub examples: Vec<String>,
     #[serde(default)]
     pub counter_examples: Vec<String>,
+    /// Decide and record, but hold back a reply that rests on this rule alone (`shadow_rule`).
+    #[serde(default)]
+    pub shadow: bool,
 }

@@ -31,6 +31,11 @@ impl Source {
         }
     }
 
+    /// `discord`, `ticket`, `import` or `cli`.
+    pub fn from_name(s: &str) -> Option<Source> {
+        [Source::Discord, Source::Ticket, Source::Import, Source::Cli].into_iter().find(|x| x.as_str() == s)
+    }
+
     fn parse(s: &str) -> Source {
         match s {
             "discord" => Source::Discord,
@@ -137,9 +142,9 @@ impl CaseRecord {
     }
 }
 
-const COLUMNS: &str = "id, source, source_id, guild_id, channel_id, thread_id, origin, author, account, received_at, language, category, confidence, rules, findings, secrets_found, escalate_to_sponsor, recurring, recurrence_escalation, reply_text, reply_status, suppressed_reason, reply_ref, text, burst_of, taken_over_by, taken_over_at";
+pub(super) const COLUMNS: &str = "id, source, source_id, guild_id, channel_id, thread_id, origin, author, account, received_at, language, category, confidence, rules, findings, secrets_found, escalate_to_sponsor, recurring, recurrence_escalation, reply_text, reply_status, suppressed_reason, reply_ref, text, burst_of, taken_over_by, taken_over_at";
 
-fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<CaseRecord, sqlx::Error> {
+pub(super) fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<CaseRecord, sqlx::Error> {
     let rules: String = row.try_get("rules")?;
     let findings: String = row.try_get("findings")?;
     let language: String = row.try_get("language")?;

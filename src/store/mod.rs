@@ -1,12 +1,15 @@
 //! The case store: SQLite through sqlx. All SQL lives in this folder, one file per concern;
 //! the rest of the code calls the typed functions here.
 
+pub mod browse;
 pub(crate) mod cases;
 mod checkpoint;
 mod corrections;
 mod feedback;
 pub mod history;
 pub mod outbox;
+pub mod review;
+pub mod rule_health;
 mod stats;
 
 use std::path::{Path, PathBuf};

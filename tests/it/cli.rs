@@ -407,3 +407,61 @@ fn an_import_that_runs_out_of_space_says_how_much_was_committed() {
     assert!(err.contains("stopped after") && err.contains("batches") && err.contains("full"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+#[test]
+fn coverage_runs_the_pack_over_an_export_without_storing_anything_and_its_parts_add_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("export.jsonl");
+    let lines = [
+        r#"{"id": 1, "text": "I made a new app key an hour ago and all my requests get 403. Does the key need a role?"}"#,
+        r#"{"id": 2, "text": "Esqueci de copiar o appToken, como vejo de novo?"}"#,
+        r#"{"id": 3, "text": "Good morning folks, how do I add a banner to the home page?"}"#,
+        "not json",
+    ];
+    std::fs::write(&export, lines.join("\n")).unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["rules", "coverage", "--json"])
+        .arg(&export)
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("TRIAGE_CONFIG")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let t = &r["total"];
+    assert_eq!(t["messages"], 3, "the bad line is skipped, and said so: {}", text(&out.stderr));
+    let parts: i64 = ["answered", "below_threshold", "silent_on_topic", "off_topic"].iter().map(|k| t[k].as_i64().unwrap()).sum();
+    assert_eq!(parts, 3);
+    assert_eq!(t["answered"], 2);
+    assert_eq!(r["per_language"]["pt"]["answered"], 1);
+    assert!(text(&out.stderr).contains(":4: skipped"));
+    assert!(std::fs::read_dir(dir.path()).unwrap().count() == 1, "nothing but the export: no database was created");
+}
+
+#[test]
+fn suggest_lists_recurring_phrases_of_missed_messages_per_category() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("reviewed.jsonl");
+    let mut lines = Vec::new();
+    for (i, t) in ["the zorblat widget ate my appToken", "zorblat widget again, token gone", "after the zorblat widget update no appToken"]
+        .iter()
+        .enumerate()
+    {
+        lines.push(serde_json::json!({"id": format!("m{i}"), "text": t, "expected": "apptoken-lost"}).to_string());
+    }
+    lines.push(serde_json::json!({"id": "n1", "text": "How do I add a banner to the home page?", "expected": "none"}).to_string());
+    std::fs::write(&corpus, lines.join("\n")).unwrap();
+    let out = triage(&["rules", "suggest", corpus.to_str().unwrap()], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("apptoken-lost") && stdout.contains("zorblat widget"), "{stdout}");
+}
+
+#[test]
+fn stats_by_rule_on_a_missing_database_is_a_one_line_error() {
+    let out = triage(&["stats", "--by-rule", "--database", "/nonexistent/x.db"], None);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("no database at") && err.lines().count() == 1, "{err}");
+}

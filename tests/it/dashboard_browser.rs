@@ -97,3 +97,66 @@ async fn dashboard_renders_visible_labelled_charts_in_headless_chromium() {
     let _ = stop.send(());
     let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_case_browser_filters_and_a_case_page_shows_its_highlighted_spans_in_headless_chromium() {
+    let Some(bin) = chromium() else {
+        assert!(std::env::var_os("CI").is_none(), "CI must install chromium (see .ci/run)");
+        eprintln!("skipped: no chromium on this machine (apt-get install chromium)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let settings = Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        api_token: None,
+        discord_token: None,
+        database: dir.path().join("cases.db"),
+        rules: None,
+        config: Config::default(),
+        connectors: None,
+    };
+    let app = Application::build(settings).await.unwrap();
+    let base = format!("http://{}", app.address());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::new();
+    let bodies = [
+        "I made a new app key an hour ago and all my requests get 403. Does the key need a role? Header: X-VTEX-API-AppToken: RDLSBQGBCNNCHCRNBSDHUUSBSSMBHBREJNERDSJRVFDSSUGLDRWCSBTGPVRNYKOSOLJHZFWYHCSJQPKXOJTCDQNFYKEPNBVCYRSZKKWLTPSZOCCIPWVCBXWJUSVOJWMV",
+        "Esqueci de copiar o appToken, como vejo de novo?",
+        "How do I add a banner to the home page?",
+    ];
+    for i in 0..9 {
+        let body = json!({"id": i, "body": bodies[i % bodies.len()], "account": "store-1", "requester": format!("agent-{}", i % 2)});
+        client.post(format!("{base}/v1/tickets")).json(&body).send().await.unwrap();
+    }
+    let profile = tempfile::tempdir().unwrap();
+    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("case-page.png");
+    let _ = std::fs::remove_file(&shot);
+    let (bin2, profile_path, base2, shot2) = (bin.clone(), profile.path().to_path_buf(), base.clone(), shot.clone());
+    let (list, page) = tokio::task::spawn_blocking(move || {
+        let list_url = format!("{base2}/cases?category=key-not-linked-to-role&period=7d");
+        let list = String::from_utf8_lossy(&browser(&bin2, &profile_path, &["--dump-dom", &list_url]).stdout).into_owned();
+        // Follow the first case link, as a reviewer would click it.
+        let at = list.find("href=\"/cases/").expect("a case link in the filtered list") + "href=\"".len();
+        let href = &list[at..at + list[at..].find('"').unwrap()];
+        let url = format!("{base2}{href}");
+        let done = browser(&bin2, &profile_path, &[&format!("--screenshot={}", shot2.display()), "--window-size=1280,1500", &url]);
+        assert!(done.status.success(), "screenshot failed: {}", String::from_utf8_lossy(&done.stderr));
+        let page = String::from_utf8_lossy(&browser(&bin2, &profile_path, &["--dump-dom", &url]).stdout).into_owned();
+        (list, page)
+    })
+    .await
+    .unwrap();
+    assert_eq!(list.matches("<tr><td><a href=\"/cases/").count(), 3, "only the filtered category's cases");
+    assert!(!list.contains("banner"), "other categories are filtered out");
+    assert!(page.matches("<mark").count() >= 3, "the spans are highlighted");
+    assert!(page.contains("[masked:apptoken]") && !page.contains("RDLSBQGBCNN"), "the token is masked on the page");
+    assert!(page.contains("key-not-linked-to-role/"));
+    let png = std::fs::read(&shot).expect("screenshot written");
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 30_000, "a real rendered page, {} bytes", png.len());
+    eprintln!("screenshot: {}", shot.display());
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
+}

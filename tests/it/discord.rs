@@ -581,7 +581,21 @@ async fn a_correction_from_staff_is_stored_apart_and_a_member_without_the_role_i
     assert_eq!((correction.category.as_str(), correction.corrected_by.as_str()), ("role-lacks-permission", "83"));
     assert_eq!(h.store.case(case.id).await.unwrap().unwrap().category, "key-not-linked-to-role", "the classifier's output is kept");
     h.fake.wait_for(|r| r.method == "DELETE" && r.path.ends_with(&format!("/messages/{reply}")), 1).await;
-    h.stop().await;
+    let dir = h.stop().await;
+    // The review export carries it, as it carries a label set on the dashboard.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_triage"))
+        .args(["review", "export", "--since", "1d", "--database"])
+        .arg(dir.path().join("cases.db"))
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let line: Value = serde_json::from_slice(out.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(
+        (line["id"].as_str(), line["expected"].as_str()),
+        (Some(format!("case-{}", case.id).as_str()), Some("role-lacks-permission"))
+    );
+    assert_eq!((line["triaged"].as_str(), line["labelled_by"].as_str()), (Some("key-not-linked-to-role"), Some("83")));
 }
 
 fn forum_thread(thread: u64, owner: u64, tags: &[u64]) -> Value {

@@ -12,5 +12,6 @@ mod helpdesk;
 mod http;
 mod masking;
 mod respond_decisions;
+mod review;
 mod store;
 mod support;

@@ -143,3 +143,42 @@ fn backlog_case_is_recorded_without_a_reply_and_keeps_only_what_the_message_says
     let off_topic = c.classify("Good morning folks, happy friday");
     assert_eq!(decide(c.pack(), &off_topic, &History::default(), &Policy::default(), &backlog).suppressed, Some(Suppression::NotSupport));
 }
+
+/// The shipped pack with `shadow = true` added under the given `id = "..."` lines (a category's
+/// or a rule's).
+fn shadowed(ids: &[&str]) -> Classifier {
+    let mut pack = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/vtex-app-keys.toml")).unwrap();
+    for id in ids {
+        let line = format!("id = \"{id}\"\n");
+        assert!(pack.contains(&line), "{id} is in the pack");
+        pack = pack.replacen(&line, &format!("{line}shadow = true\n"), 1);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pack.toml");
+    std::fs::write(&path, pack).unwrap();
+    Classifier::load(Some(&path)).expect("the edited pack loads")
+}
+
+const NEW_KEY: &str = "I made a new app key an hour ago and all my requests get 403. Does the key need a role?";
+
+fn held(c: &Classifier, text: &str) -> Option<Suppression> {
+    decide(c.pack(), &c.classify(text), &History::default(), &Policy::default(), &channel()).suppressed
+}
+
+#[test]
+fn an_answer_that_rests_only_on_shadow_rules_is_decided_but_held_back() {
+    let both = shadowed(&["key-needs-a-role", "new-key-refused"]);
+    let c = both.classify(NEW_KEY);
+    assert_eq!(c.category.as_deref(), Some("key-not-linked-to-role"), "the rule still decides");
+    assert_eq!(held(&both, NEW_KEY), Some(Suppression::ShadowRule));
+    // A shadow rule firing beside one that speaks holds nothing back.
+    assert_eq!(held(&shadowed(&["key-needs-a-role"]), NEW_KEY), None);
+    assert_eq!(held(&classifier(), NEW_KEY), None);
+}
+
+#[test]
+fn a_shadow_category_holds_back_its_own_answers_only() {
+    let c = shadowed(&["key-not-linked-to-role"]);
+    assert_eq!(held(&c, NEW_KEY), Some(Suppression::ShadowRule));
+    assert_eq!(held(&c, "Esqueci de copiar o appToken, como vejo de novo?"), None);
+}
