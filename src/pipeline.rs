@@ -224,6 +224,7 @@ impl Core {
             .write(move |conn| {
                 let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 let written = core.record_all(&tx, &jobs, expect_new)?;
+                store::browse::index_new_cases(&tx)?;
                 tx.commit()?;
                 Ok(written)
             })

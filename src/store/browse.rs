@@ -100,6 +100,15 @@ pub fn fts_query(text: &str) -> Option<String> {
     (!words.is_empty()).then(|| words.join(" "))
 }
 
+/// Indexes the text of every case stored since the last call, inside the caller's write
+/// transaction: the cases are searchable from the moment they are committed.
+pub(crate) fn index_new_cases(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    conn.prepare_cached("INSERT INTO cases_fts (rowid, text) SELECT id, text FROM cases WHERE id > (SELECT last_id FROM cases_fts_done)")?
+        .execute([])?;
+    conn.prepare_cached("UPDATE cases_fts_done SET last_id = (SELECT COALESCE(MAX(id), last_id) FROM cases)")?.execute([])?;
+    Ok(())
+}
+
 fn prefixed(prefix: &str) -> String {
     COLUMNS.split(", ").map(|c| format!("{prefix}.{c}")).collect::<Vec<_>>().join(", ")
 }
@@ -142,8 +151,15 @@ fn push_filter(q: &mut QueryBuilder<'_, Sqlite>, f: &CaseFilter) {
         }
         None => {}
     }
-    if let Some(v) = f.recurring {
-        q.push(" AND c.recurring = ").push_bind(v);
+    match f.recurring {
+        // A literal, so that the partial index of recurring cases applies.
+        Some(true) => {
+            q.push(" AND c.recurring = 1");
+        }
+        Some(false) => {
+            q.push(" AND c.recurring = 0");
+        }
+        None => {}
     }
     match f.corrected {
         Some(true) => {

@@ -405,3 +405,18 @@ async fn a_burst_member_is_not_counted_again_by_recurrence_but_a_separate_case_i
     assert!(!stored.recurring, "in one batch too");
     assert_eq!(p.store().case_by_source(Source::Ticket, "c-1").await.unwrap().unwrap().burst_of.as_deref(), Some("c-2"));
 }
+
+#[tokio::test]
+async fn search_finds_a_case_by_its_edited_text_and_no_longer_by_the_old() {
+    use triage::store::browse::CaseFilter;
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(&dir, Policy::default()).await;
+    let first = p.handle(ticket("e-1", "ana", "the walrus integration lost its appToken", NOW), &ch(), Delivery::Return).await.unwrap();
+    let find = |word: &str| CaseFilter { text: Some(word.into()), ..CaseFilter::default() };
+    assert_eq!(p.store().browse(&find("walrus"), None, 10).await.unwrap().cases.len(), 1, "searchable once committed");
+    let edited = p.analyse(&format!("the narwhal integration lost its appToken {TOKEN}"));
+    p.store().update_after_edit(first.case.id, &edited, None).await.unwrap();
+    assert!(p.store().browse(&find("walrus"), None, 10).await.unwrap().cases.is_empty());
+    assert_eq!(p.store().browse(&find("narwhal"), None, 10).await.unwrap().cases.len(), 1);
+    assert!(p.store().browse(&find(TOKEN), None, 10).await.unwrap().cases.is_empty(), "the edit's token was masked first");
+}
