@@ -2,24 +2,25 @@
 --
 -- The index holds only what `cases.text` holds: text with every secret already masked, so a
 -- search for a pasted token's original text finds nothing. It is an external-content index
--- (the text is not stored twice).
+-- (the text is not stored twice). The category is indexed beside it, so that words and a
+-- category are found together in the index rather than by reading every case with the words.
 --
 -- New cases are indexed by the transaction that stores them, in one INSERT ... SELECT of every
 -- case past `cases_fts_done.last_id` (see `store/browse.rs`): three times cheaper than a
 -- trigger per row on a bulk import. Edits, which replace a stored text, go through a trigger.
-CREATE VIRTUAL TABLE cases_fts USING fts5(text, content = 'cases', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2');
+CREATE VIRTUAL TABLE cases_fts USING fts5(text, category, content = 'cases', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2');
 INSERT INTO cases_fts (cases_fts) VALUES ('rebuild');
 CREATE TABLE cases_fts_done (last_id INTEGER NOT NULL);
 INSERT INTO cases_fts_done (last_id) SELECT COALESCE(MAX(id), 0) FROM cases;
 
-CREATE TRIGGER cases_fts_update AFTER UPDATE OF text ON cases
+CREATE TRIGGER cases_fts_update AFTER UPDATE OF text, category ON cases
 WHEN old.id <= (SELECT last_id FROM cases_fts_done) BEGIN
-    INSERT INTO cases_fts (cases_fts, rowid, text) VALUES ('delete', old.id, old.text);
-    INSERT INTO cases_fts (rowid, text) VALUES (new.id, new.text);
+    INSERT INTO cases_fts (cases_fts, rowid, text, category) VALUES ('delete', old.id, old.text, old.category);
+    INSERT INTO cases_fts (rowid, text, category) VALUES (new.id, new.text, new.category);
 END;
 CREATE TRIGGER cases_fts_delete AFTER DELETE ON cases
 WHEN old.id <= (SELECT last_id FROM cases_fts_done) BEGIN
-    INSERT INTO cases_fts (cases_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    INSERT INTO cases_fts (cases_fts, rowid, text, category) VALUES ('delete', old.id, old.text, old.category);
 END;
 
 -- The browser's filters are answered from an index newest first, so that a page costs the same

@@ -95,16 +95,27 @@ pub fn fts_query(text: &str) -> Option<String> {
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .take(16)
-        .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+        .map(|w| format!("text : \"{}\"", w.replace('"', "\"\"")))
         .collect();
-    (!words.is_empty()).then(|| words.join(" "))
+    (!words.is_empty()).then(|| words.join(" AND "))
+}
+
+/// `fts_query`, and the category too when there is one: the index finds both at once.
+fn fts_query_in(text: &str, category: Option<&str>) -> Option<String> {
+    let words = fts_query(text)?;
+    Some(match category {
+        Some(c) => format!("{words} AND category : \"{}\"", c.replace('"', "\"\"")),
+        None => words,
+    })
 }
 
 /// Indexes the text of every case stored since the last call, inside the caller's write
 /// transaction: the cases are searchable from the moment they are committed.
 pub(crate) fn index_new_cases(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
-    conn.prepare_cached("INSERT INTO cases_fts (rowid, text) SELECT id, text FROM cases WHERE id > (SELECT last_id FROM cases_fts_done)")?
-        .execute([])?;
+    conn.prepare_cached(
+        "INSERT INTO cases_fts (rowid, text, category) SELECT id, text, category FROM cases WHERE id > (SELECT last_id FROM cases_fts_done)",
+    )?
+    .execute([])?;
     conn.prepare_cached("UPDATE cases_fts_done SET last_id = (SELECT COALESCE(MAX(id), last_id) FROM cases)")?.execute([])?;
     Ok(())
 }
@@ -209,7 +220,7 @@ impl Store {
     /// Up to `limit` cases matching `filter` with ids below `before`, newest first.
     pub async fn browse(&self, filter: &CaseFilter, before: Option<i64>, limit: u32) -> Result<CasePage, StoreError> {
         let limit = limit.clamp(1, MAX_PAGE);
-        let text = filter.text.as_deref().and_then(fts_query);
+        let text = filter.text.as_deref().and_then(|t| fts_query_in(t, filter.category.as_deref()));
         let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {} FROM ", prefixed("c")));
         // With words to find, the index of the masked text leads, newest first, and each hit is
         // checked against the other filters until the page is full.
@@ -264,10 +275,11 @@ mod tests {
 
     #[test]
     fn free_text_becomes_quoted_words_so_nothing_in_it_is_search_syntax() {
-        assert_eq!(fts_query("lost token").as_deref(), Some("\"lost\" \"token\""));
-        assert_eq!(fts_query("NEAR(a b) OR \"x\" -y*").as_deref(), Some("\"NEAR\" \"a\" \"b\" \"OR\" \"x\" \"y\""));
-        assert_eq!(fts_query("não anotei").as_deref(), Some("\"não\" \"anotei\""));
+        assert_eq!(fts_query("lost token").as_deref(), Some("text : \"lost\" AND text : \"token\""));
+        assert_eq!(fts_query("OR \"x\" -y*").as_deref(), Some("text : \"OR\" AND text : \"x\" AND text : \"y\""));
+        assert_eq!(fts_query("não").as_deref(), Some("text : \"não\""));
         assert_eq!(fts_query(" -- ** "), None);
+        assert_eq!(fts_query_in("lost", Some("apptoken-lost")).as_deref(), Some("text : \"lost\" AND category : \"apptoken-lost\""));
     }
 
     #[test]

@@ -101,6 +101,15 @@ async fn free_text_search_finds_the_masked_text_but_never_a_secrets_original() {
         assert!(q["cases"].as_array().unwrap().is_empty(), "the original of a masked token is not searchable");
     }
     assert_eq!(list(&app, "q=zebra%20masked").await["cases"].as_array().unwrap().len(), 1);
+    // Words and a category are found together; a word of a category's name is not text.
+    let category = found["cases"][0]["category"].as_str().unwrap().to_string();
+    assert_eq!(list(&app, &format!("q=zebra&category={category}")).await["cases"].as_array().unwrap().len(), 1);
+    let other = if category == "none" { "apptoken-lost" } else { "none" };
+    assert!(list(&app, &format!("q=zebra&category={other}")).await["cases"].as_array().unwrap().is_empty());
+    assert!(
+        list(&app, "q=unspecified").await["cases"].as_array().unwrap().is_empty(),
+        "auth-unspecified is a category, not a word of any text"
+    );
     // FTS syntax in the query is only words.
     assert_eq!(app.get("/v1/cases?q=%22zebra%20OR%20NEAR(").send().await.unwrap().status(), 200);
     app.stop().await;
