@@ -188,22 +188,32 @@ pub struct CoverageReport {
     pub per_category: BTreeMap<String, Coverage>,
 }
 
-/// Runs the pack over messages without storing anything.
-pub fn coverage<'a>(classifier: &Classifier, texts: impl IntoIterator<Item = &'a str>) -> CoverageReport {
-    let mut r = CoverageReport { threshold: classifier.threshold(), ..CoverageReport::default() };
-    for text in texts {
-        let c = classifier.classify(text);
+impl CoverageReport {
+    pub fn new(threshold: f64) -> CoverageReport {
+        CoverageReport { threshold, ..CoverageReport::default() }
+    }
+
+    /// Counts one classified message.
+    pub fn add(&mut self, c: &crate::classify::Classification) {
         let part = match (&c.category, &c.gate) {
-            (Some(_), _) if c.confidence >= r.threshold => Part::Answered,
+            (Some(_), _) if c.confidence >= self.threshold => Part::Answered,
             (Some(_), _) => Part::BelowThreshold,
             (None, Gate::Passed) => Part::SilentOnTopic,
             (None, _) => Part::OffTopic,
         };
-        r.total.add(part);
-        r.per_language.entry(c.language.code().to_string()).or_default().add(part);
+        self.total.add(part);
+        self.per_language.entry(c.language.code().to_string()).or_default().add(part);
         if c.category.is_some() {
-            r.per_category.entry(c.category_id().to_string()).or_default().add(part);
+            self.per_category.entry(c.category_id().to_string()).or_default().add(part);
         }
+    }
+}
+
+/// Runs the pack over messages without storing anything.
+pub fn coverage<'a>(classifier: &Classifier, texts: impl IntoIterator<Item = &'a str>) -> CoverageReport {
+    let mut r = CoverageReport::new(classifier.threshold());
+    for text in texts {
+        r.add(&classifier.classify(text));
     }
     r
 }

@@ -152,27 +152,40 @@ fn suggest(rules: Option<&Path>, file: &Path, top: usize, min: usize, json: bool
 }
 
 fn coverage(rules: Option<&Path>, file: &Path, json: bool, threshold: Option<f64>) -> anyhow::Result<ExitCode> {
-    use std::io::BufRead;
+    use crate::cli::{json_line, read_line, LineRead, MAX_LINE_BYTES};
     let classifier = Classifier::load(rules)?.with_threshold(threshold);
-    let f = crate::cli::import::open_export(file)?;
-    let mut texts = Vec::new();
-    let mut bad = 0usize;
-    for (i, line) in std::io::BufReader::new(f).split(b'\n').enumerate() {
-        let line = line.map_err(|e| anyhow::anyhow!("{}:{}: cannot read: {e}", file.display(), i + 1))?;
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        match crate::cli::import::parse_line(&line) {
-            Ok(msg) => texts.push(msg.text),
-            Err(e) => {
-                bad += 1;
-                if bad <= 20 {
-                    eprintln!("{}:{}: skipped: {e}", file.display(), i + 1);
+    let mut input = std::io::BufReader::new(crate::cli::import::open_export(file)?);
+    let mut r = crate::review::CoverageReport::new(classifier.threshold());
+    let (mut buf, mut line_no, mut bad) = (Vec::new(), 0u64, 0usize);
+    // Line by line, as `import` reads an export: memory stays flat however long the file or a
+    // line is.
+    loop {
+        line_no += 1;
+        let skipped =
+            match read_line(&mut input, &mut buf, MAX_LINE_BYTES).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))? {
+                LineRead::End => break,
+                LineRead::TooLong(n) => Some(format!("line is {n} bytes, over the {MAX_LINE_BYTES}-byte limit")),
+                LineRead::Line(_) => {
+                    let line = json_line(&buf, line_no);
+                    if line.iter().all(u8::is_ascii_whitespace) {
+                        continue;
+                    }
+                    match crate::cli::import::parse_line(line) {
+                        Ok(msg) => {
+                            r.add(&classifier.classify(&msg.text));
+                            None
+                        }
+                        Err(e) => Some(e),
+                    }
                 }
+            };
+        if let Some(e) = skipped {
+            bad += 1;
+            if bad <= 20 {
+                eprintln!("{}:{line_no}: skipped: {e}", file.display());
             }
         }
     }
-    let r = crate::review::coverage(&classifier, texts.iter().map(String::as_str));
     if json {
         println!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(ExitCode::SUCCESS);
