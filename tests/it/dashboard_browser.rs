@@ -37,13 +37,9 @@ fn browser(bin: &PathBuf, profile: &std::path::Path, args: &[&str]) -> std::proc
     cmd.output().expect("chromium runs")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dashboard_renders_visible_labelled_charts_in_headless_chromium() {
-    let Some(bin) = chromium() else {
-        assert!(std::env::var_os("CI").is_none(), "CI must install chromium (see .ci/run)");
-        eprintln!("skipped: no chromium on this machine (apt-get install chromium)");
-        return;
-    };
+/// The app on port 0 with a temporary database and no token: its base URL, the sender that
+/// stops it, its task, and the folder to keep alive while it runs.
+async fn serve() -> (String, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<anyhow::Result<()>>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let settings = Settings {
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -60,6 +56,17 @@ async fn dashboard_renders_visible_labelled_charts_in_headless_chromium() {
     let server = tokio::spawn(app.run_until_stopped(async {
         let _ = stopped.await;
     }));
+    (base, stop, server, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_renders_visible_labelled_charts_in_headless_chromium() {
+    let Some(bin) = chromium() else {
+        assert!(std::env::var_os("CI").is_none(), "CI must install chromium (see .ci/run)");
+        eprintln!("skipped: no chromium on this machine (apt-get install chromium)");
+        return;
+    };
+    let (base, stop, server, _dir) = serve().await;
     let client = reqwest::Client::new();
     let bodies = [
         "I made a new app key and every call gets 403. Does the key need a role?",
@@ -105,22 +112,7 @@ async fn the_case_browser_filters_and_a_case_page_shows_its_highlighted_spans_in
         eprintln!("skipped: no chromium on this machine (apt-get install chromium)");
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let settings = Settings {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        api_token: None,
-        discord_token: None,
-        database: dir.path().join("cases.db"),
-        rules: None,
-        config: Config::default(),
-        connectors: None,
-    };
-    let app = Application::build(settings).await.unwrap();
-    let base = format!("http://{}", app.address());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until_stopped(async {
-        let _ = stopped.await;
-    }));
+    let (base, stop, server, _dir) = serve().await;
     let client = reqwest::Client::new();
     let bodies = [
         "I made a new app key an hour ago and all my requests get 403. Does the key need a role? Header: X-VTEX-API-AppToken: RDLSBQGBCNNCHCRNBSDHUUSBSSMBHBREJNERDSJRVFDSSUGLDRWCSBTGPVRNYKOSOLJHZFWYHCSJQPKXOJTCDQNFYKEPNBVCYRSZKKWLTPSZOCCIPWVCBXWJUSVOJWMV",
