@@ -54,7 +54,7 @@ pub enum Held {
     AnswerNow(Part),
     /// The burst is complete (full, or old enough): answer it now.
     Complete(Burst),
-    /// Held; wait, then [`Bursts::take_if_last`] with this generation.
+    /// Held; [`Bursts::wait_and_take`] with this generation, then [`Bursts::done`].
     Wait(u64),
 }
 

@@ -104,10 +104,7 @@ impl CaseQuery {
         let pack = state.pipeline.classifier().pack();
         let mut f = CaseFilter::default();
         if let Some(c) = given(&self.category) {
-            if c != "none" && pack.category(c).is_none() {
-                let known: Vec<&str> = pack.categories.iter().map(|c| c.id.as_str()).collect();
-                return Err(bad(format!("`category={c}` is not a category; use one of {}, or none", known.join(", "))));
-            }
+            pack.check_label(c).map_err(|why| bad(format!("`category={c}` {why}")))?;
             f.category = Some(c.to_string());
         }
         if let Some(s) = given(&self.source) {

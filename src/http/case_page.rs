@@ -186,7 +186,7 @@ fn gate_label(g: &crate::classify::Gate) -> String {
 }
 
 pub async fn page(State(state): State<AppState>, Path(id): Path<String>) -> Result<Html<String>, ApiError> {
-    let id: i64 = id.parse().map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, format!("`{id}` is not a case id")))?;
+    let id = super::cases::case_id(&id)?;
     let store = state.pipeline.store();
     let Some(case) = store.case(id).await? else { return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no case {id}"))) };
     let (up, down) = store.feedback_counts(id).await?;

@@ -9,7 +9,8 @@ use serde_json::{json, Value};
 use super::{ApiError, ApiJson, AppState};
 use crate::store::{CaseRecord, FeedbackOutcome};
 
-fn case_id(raw: &str) -> Result<i64, ApiError> {
+/// A case id from a path; anything else is a 400 that says so.
+pub(super) fn case_id(raw: &str) -> Result<i64, ApiError> {
     raw.parse().map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, format!("`{raw}` is not a case id")))
 }
 

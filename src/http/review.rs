@@ -12,6 +12,7 @@ use axum::{Extension, Form, Json};
 use serde::{Deserialize, Serialize};
 
 use super::case_list::{excerpt, outcome_label};
+use super::cases::case_id;
 use super::charts::escape;
 use super::{ApiError, ApiJson, AppState, Reviewer};
 use crate::rules::Pack;
@@ -131,24 +132,14 @@ pub struct LabelForm {
 }
 
 async fn label(state: &AppState, id: i64, category: &str, by: &str, source: &str) -> Result<(), ApiError> {
-    let pack = state.pipeline.classifier().pack();
     let category = category.trim();
-    if category != "none" && pack.category(category).is_none() {
-        let known: Vec<&str> = pack.categories.iter().map(|c| c.id.as_str()).collect();
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("`{category}` is not a category; use one of {}, or none", known.join(", ")),
-        ));
-    }
+    let pack = state.pipeline.classifier().pack();
+    pack.check_label(category).map_err(|why| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("`{category}` {why}")))?;
     if !state.pipeline.store().add_correction(id, category, by, source, crate::pipeline::now()).await? {
         return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no case {id}")));
     }
     tracing::info!(case_id = id, to = category, source, "case labelled by a reviewer");
     Ok(())
-}
-
-fn case_id(raw: &str) -> Result<i64, ApiError> {
-    raw.parse().map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, format!("`{raw}` is not a case id")))
 }
 
 pub async fn post(

@@ -172,6 +172,16 @@ impl Pack {
         self.categories.iter().find(|c| c.id == id)
     }
 
+    /// Whether `label` is a category of the pack or `none`, the labels a person may set; if not,
+    /// what to say after the label: "is not a category; use one of ..., or none".
+    pub fn check_label(&self, label: &str) -> Result<(), String> {
+        if label == "none" || self.category(label).is_some() {
+            return Ok(());
+        }
+        let known: Vec<&str> = self.categories.iter().map(|c| c.id.as_str()).collect();
+        Err(format!("is not a category; use one of {}, or none", known.join(", ")))
+    }
+
     pub fn message(&self, key: &str, language: crate::language::Language) -> &str {
         self.messages.get(key).map(|t| t.get(language)).unwrap_or("")
     }

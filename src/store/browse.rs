@@ -120,7 +120,8 @@ pub(crate) fn index_new_cases(conn: &rusqlite::Connection) -> rusqlite::Result<(
     Ok(())
 }
 
-fn prefixed(prefix: &str) -> String {
+/// The case columns, each with a table alias (`c.id, c.source, ...`), for queries that join.
+pub(super) fn prefixed(prefix: &str) -> String {
     COLUMNS.split(", ").map(|c| format!("{prefix}.{c}")).collect::<Vec<_>>().join(", ")
 }
 

@@ -37,12 +37,7 @@ impl Source {
     }
 
     fn parse(s: &str) -> Source {
-        match s {
-            "discord" => Source::Discord,
-            "ticket" => Source::Ticket,
-            "import" => Source::Import,
-            _ => Source::Cli,
-        }
+        Source::from_name(s).unwrap_or(Source::Cli)
     }
 }
 
@@ -359,8 +354,9 @@ impl Store {
         Ok(())
     }
 
-    /// The case a helper's Discord message answers: the message it replies to is a case's own,
-    /// or our reply to one.
+    /// The case a Discord message belongs to, as the one that holds the answer: the message's
+    /// own case, or the case our reply (that message) answered; for an earlier message of a
+    /// burst, the burst's last message's case.
     pub async fn case_for_discord_message(&self, message_id: &str) -> Result<Option<CaseRecord>, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM cases WHERE source = 'discord' AND source_id = ?1
@@ -370,7 +366,11 @@ impl Store {
         .fetch_optional(&self.read)
         .await
         .map_err(|e| self.err(e))?;
-        row.as_ref().map(from_row).transpose().map_err(|e| self.err(e))
+        let case = row.as_ref().map(from_row).transpose().map_err(|e| self.err(e))?;
+        match case.as_ref().and_then(|c| c.burst_of.as_deref()) {
+            Some(last) => self.case_by_source(Source::Discord, last).await,
+            None => Ok(case),
+        }
     }
 
     /// The latest case of a thread that we answered.

@@ -4,7 +4,7 @@
 use sqlx::Row;
 
 use super::browse::{CaseFilter, Outcome};
-use super::cases::{from_row, COLUMNS};
+use super::cases::from_row;
 use super::{CaseRecord, ReplyStatus, Store, StoreError};
 use crate::respond::Suppression;
 
@@ -69,7 +69,7 @@ impl Store {
         let e = |e| self.err(e);
         let limit = i64::from(per_kind);
         let unreviewed = "NOT EXISTS (SELECT 1 FROM corrections k WHERE k.case_id = c.id)";
-        let columns = COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
+        let columns = super::browse::prefixed("c");
         let mut items: Vec<QueueItem> = Vec::new();
         let push = |why: Why, cases: Vec<CaseRecord>, items: &mut Vec<QueueItem>| {
             for case in cases {
@@ -142,7 +142,7 @@ impl Store {
     /// oldest first.
     pub async fn reviewed_since(&self, since: i64) -> Result<Vec<Reviewed>, StoreError> {
         let e = |e| self.err(e);
-        let columns = COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
+        let columns = super::browse::prefixed("c");
         let rows = sqlx::query(&format!(
             "SELECT {columns}, k.category AS label, k.corrected_by AS labelled_by, k.created_at AS labelled_at
              FROM corrections k JOIN cases c ON c.id = k.case_id

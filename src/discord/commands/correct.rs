@@ -43,10 +43,8 @@ pub async fn record(
     category: &str,
     delete_reply: bool,
 ) -> Result<String, Error> {
-    let pack = data.pipeline.classifier().pack();
-    if category != "none" && pack.category(category).is_none() {
-        let known: Vec<&str> = pack.categories.iter().map(|c| c.id.as_str()).collect();
-        return Ok(format!("`{category}` is not a category; use one of {}, or none.", known.join(", ")));
+    if let Err(why) = data.pipeline.classifier().pack().check_label(category) {
+        return Ok(format!("`{category}` {why}."));
     }
     let store = data.pipeline.store();
     let Some(case) = store.case(id).await? else { return Ok(format!("No case {id}.")) };

@@ -8,7 +8,6 @@ use poise::serenity_prelude as serenity;
 
 use super::correct::{is_staff, record, NOT_STAFF};
 use crate::discord::{Context, Error};
-use crate::store::{CaseRecord, Source};
 
 /// How long the menu waits for a choice.
 const CHOOSE_WITHIN: Duration = Duration::from_secs(120);
@@ -23,7 +22,8 @@ pub async fn wrong_answer(ctx: Context<'_>, msg: serenity::Message) -> Result<()
         ctx.send(private(NOT_STAFF.into())).await?;
         return Ok(());
     }
-    let Some(case) = case_of(ctx, &msg).await? else {
+    // Our reply names the case it answered; a person's message is its own case, or its burst's.
+    let Some(case) = ctx.data().pipeline.store().case_for_discord_message(&msg.id.to_string()).await? else {
         ctx.send(private("That message is not one triage answered, nor one of its replies.".into())).await?;
         return Ok(());
     };
@@ -60,17 +60,6 @@ pub async fn wrong_answer(ctx: Context<'_>, msg: serenity::Message) -> Result<()
     let update = serenity::CreateInteractionResponseMessage::new().content(answer).components(Vec::new());
     choice.create_response(ctx.http(), serenity::CreateInteractionResponse::UpdateMessage(update)).await?;
     Ok(())
-}
-
-/// The case a message belongs to: ours (a reply) names the case it answered; a person's is its
-/// own case, or the burst it was answered with.
-async fn case_of(ctx: Context<'_>, msg: &serenity::Message) -> Result<Option<CaseRecord>, Error> {
-    let store = ctx.data().pipeline.store();
-    let case = store.case_for_discord_message(&msg.id.to_string()).await?;
-    Ok(match case.as_ref().and_then(|c| c.burst_of.clone()) {
-        Some(last) => store.case_by_source(Source::Discord, &last).await?,
-        None => case,
-    })
 }
 
 fn truncate(s: &str, max: usize) -> String {

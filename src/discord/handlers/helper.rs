@@ -6,7 +6,7 @@ use poise::serenity_prelude as serenity;
 
 use crate::discord::{Data, Error};
 use crate::respond::Suppression;
-use crate::store::{ReplyStatus, Source};
+use crate::store::ReplyStatus;
 
 pub async fn handle(ctx: &serenity::Context, msg: &serenity::Message, data: &Data, in_thread: bool) -> Result<(), Error> {
     if in_thread {
@@ -30,15 +30,11 @@ pub async fn handle(ctx: &serenity::Context, msg: &serenity::Message, data: &Dat
 /// asker's message or to ours, or a message in the case's thread.
 async fn took_over(msg: &serenity::Message, data: &Data, replied_to: Option<serenity::MessageId>, in_thread: bool) -> Result<(), Error> {
     let store = data.pipeline.store();
-    let mut case = match replied_to {
+    let case = match replied_to {
         Some(id) => store.case_for_discord_message(&id.to_string()).await?,
         None if in_thread => store.answered_case_in_thread(&msg.channel_id.to_string()).await?,
         None => None,
     };
-    // A reply to an earlier message of a burst answers the burst.
-    if let Some(last) = case.as_ref().and_then(|c| c.burst_of.clone()) {
-        case = store.case_by_source(Source::Discord, &last).await?;
-    }
     let Some(case) = case else { return Ok(()) };
     let now = crate::pipeline::now();
     let helper = msg.author.id.to_string();
