@@ -3,6 +3,11 @@
 //!
 //! python3 ../shared/bench/stream.py 100000 /tmp/t.jsonl ../shared/corpus/dev.jsonl --mix helpdesk
 //! cargo run --release --example profile_classify -- /tmp/t.jsonl [PASSES]
+//!
+//! `STAGES=all` (or a stage's name, `STAGES=letters`) then times each step of `classify` on its
+//! own; `DUMP=1` prints every output instead (category, confidence, language, rules, findings,
+//! counts, masked text, gate), one JSON line per message, so that two builds can be compared
+//! with `cmp` before a speed change lands.
 use std::io::BufRead;
 use std::time::Instant;
 
@@ -20,6 +25,27 @@ fn main() {
     let started = Instant::now();
     let c = triage::Classifier::load(None).expect("built-in pack");
     eprintln!("pack loaded and compiled in {:.1} ms", started.elapsed().as_secs_f64() * 1000.0);
+    if std::env::var_os("DUMP").is_some() {
+        // Every output of the classifier, masked text included: diff two builds with it.
+        use std::io::Write;
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        for t in &texts {
+            let r = c.classify(t);
+            let line = serde_json::json!([
+                r.category,
+                r.confidence,
+                r.language,
+                r.rules,
+                r.findings,
+                r.secrets_found,
+                r.apptokens_found,
+                r.masked_text,
+                format!("{:?}", r.gate)
+            ]);
+            let _ = writeln!(out, "{line}");
+        }
+        return;
+    }
     let started = Instant::now();
     let mut found = 0;
     for _ in 0..passes {
@@ -30,4 +56,43 @@ fn main() {
     let n = texts.len() * passes;
     let secs = started.elapsed().as_secs_f64();
     eprintln!("{n} messages in {secs:.3} s: {:.0} messages/s on one thread ({found} rules fired)", n as f64 / secs);
+    if std::env::var_os("STAGES").is_some() {
+        stages(&texts, passes);
+    }
+}
+
+/// Each step of `classify` on its own, in microseconds per message: where the time goes.
+fn stages(texts: &[String], passes: usize) {
+    use triage::{diagnose, language, normalize, quoted, redact, tokens};
+    let rules = redact::rules::SecretRules::builtin().expect("secret rules");
+    let only = std::env::var("STAGES").unwrap_or_default();
+    let time = |name: &str, f: &dyn Fn(&str) -> usize| {
+        if !only.is_empty() && only != "all" && !name.starts_with(only.as_str()) {
+            return;
+        }
+        let started = Instant::now();
+        let mut sink = 0;
+        for _ in 0..passes {
+            for t in texts {
+                sink += f(t);
+            }
+        }
+        let us = started.elapsed().as_secs_f64() * 1e6 / (texts.len() * passes) as f64;
+        eprintln!("{name:>22}: {us:6.2} us/message ({sink})");
+    };
+    time("diagnose::scan", &|t| diagnose::scan(t).findings.len());
+    time("quoted::own_words", &|t| quoted::own_words(t).len());
+    time("letters::find", &|t| redact::letters::find(t).len());
+    time("SecretRules::find", &|t| {
+        let mut v = Vec::new();
+        rules.find(t, &mut v);
+        v.len()
+    });
+    time("redact (all)", &|t| redact::redact(t).text.len());
+    time("normalise", &|t| normalize::normalise(t).0.len());
+    time("normalise+detect", &|t| {
+        let (n, h) = normalize::normalise(t);
+        language::detect(&n, h) as usize
+    });
+    time("normalise+tokens", &|t| tokens::Tokens::new(&normalize::normalise(t).0).words.len());
 }

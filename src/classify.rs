@@ -332,9 +332,9 @@ impl Classifier {
 
     /// Finds every concept in the words: a look-up per word, then the hits bucketed by concept
     /// (a counting sort: they arrive in word order, which each bucket keeps).
-    fn find(&self, tokens: &Tokens) -> Found {
+    fn find(&self, tokens: &Tokens) -> (Found, crate::lexicon::Votes) {
         let mut found: Vec<(u32, u32, u32)> = Vec::with_capacity(tokens.words.len() * 3);
-        self.lexicon.find(tokens, &mut found);
+        let votes = self.lexicon.find(tokens, &mut found);
         let n = self.pack.concepts.len();
         let mut starts = vec![0u32; n + 1];
         for (c, _, _) in &found {
@@ -350,7 +350,7 @@ impl Classifier {
             hits[*at as usize] = Hit { first, last };
             *at += 1;
         }
-        Found { hits, starts }
+        (Found { hits, starts }, votes)
     }
 
     fn any_matches(seen: &Seen, patterns: &[Compiled], buf: &mut Vec<(usize, Hit)>) -> bool {
@@ -403,20 +403,19 @@ impl Classifier {
 
     /// Classifies a message whose secrets are already masked by [`redact`].
     pub fn classify_redacted(&self, redacted: Redacted) -> Classification {
-        let (normalised, language, tokens) = self.prepare(&redacted);
-        let seen = Seen { found: self.find(&tokens), tokens: &tokens };
+        let (_, language, tokens, found) = self.prepare(&redacted);
+        let seen = Seen { found, tokens: &tokens };
         let scored = self.score(&seen, redacted.findings.len());
-        let _ = normalised;
         self.decide(redacted, language, &scored)
     }
 
-    /// Normalises, detects the language and finds the words: the steps `classify` and `explain`
-    /// share.
-    fn prepare(&self, redacted: &Redacted) -> (String, Language, Tokens) {
+    /// Normalises, finds the words and their concepts, and tells the language from the same
+    /// words: the steps `classify` and `explain` share.
+    fn prepare(&self, redacted: &Redacted) -> (String, Language, Tokens, Found) {
         let (normalised, hints) = normalise(redacted.own_words());
-        let language = language::detect(&normalised, hints);
         let tokens = Tokens::new(&normalised);
-        (normalised, language, tokens)
+        let (found, votes) = self.find(&tokens);
+        (normalised, language::decide(votes, hints), tokens, found)
     }
 
     fn decide(&self, redacted: Redacted, language: Language, scored: &Scored) -> Classification {
@@ -481,8 +480,8 @@ impl Classifier {
     /// masked, normalised text).
     pub fn explain(&self, raw: &str) -> Explanation {
         let redacted = redact(raw);
-        let (normalised, language, tokens) = self.prepare(&redacted);
-        let seen = Seen { found: self.find(&tokens), tokens: &tokens };
+        let (normalised, language, tokens, found) = self.prepare(&redacted);
+        let seen = Seen { found, tokens: &tokens };
         let scored = self.score(&seen, redacted.findings.len());
         let mut fired = Vec::new();
         for &(k, at) in &scored.fired {

@@ -122,6 +122,8 @@ fn quoted_value_regex() -> &'static Regex {
 struct FirstLook {
     candidate: bool,
     field: bool,
+    /// `x-vtex-` occurs (any case): only then can a VTEX header be named.
+    header: bool,
 }
 
 fn first_look(raw: &str) -> FirstLook {
@@ -135,15 +137,18 @@ fn first_look(raw: &str) -> FirstLook {
             .build(words)
             .ok()
     });
-    let Some(ac) = ac else { return FirstLook { candidate: true, field: true } };
+    let Some(ac) = ac else { return FirstLook { candidate: true, field: true, header: true } };
     let b = raw.as_bytes();
-    let (mut candidate, mut field) = (false, false);
+    let (mut candidate, mut field, mut header) = (false, false, false);
     for m in ac.find_iter(raw) {
         // "tok" alone is only a field name's end (`x-vtex-api-tok`), never a candidate.
         candidate |= m.pattern().as_usize() != 8;
+        header |= m.pattern().as_usize() == 6;
         let window = &b[m.end()..(m.end() + 20).min(b.len())];
         field |= window.iter().any(|c| *c == b':' || *c == b'=');
         if candidate && field {
+            // The rest of the text is only looked at for a header name.
+            header = header || b[m.end()..].windows(7).any(|w| w.eq_ignore_ascii_case(b"x-vtex-"));
             break;
         }
     }
@@ -154,7 +159,7 @@ fn first_look(raw: &str) -> FirstLook {
             run >= 32
         });
     }
-    FirstLook { candidate, field }
+    FirstLook { candidate, field, header }
 }
 
 const INVISIBLE: &[(char, &str)] = &[
@@ -190,8 +195,8 @@ pub fn scan(raw: &str) -> Scan {
     }
     // Each scan below needs something that plain chat often lacks; check for it first.
     let has_separator = look.field;
-    let has_quote = raw.bytes().any(|b| b == b'\'' || b == b'"' || b == b'`');
-    let has_header = raw.as_bytes().windows(6).any(|w| w[0] | 0x20 == b'x' && w[1] == b'-' && w.eq_ignore_ascii_case(b"x-vtex"));
+    let has_quote = memchr::memchr3(b'\'', b'"', b'`', raw.as_bytes()).is_some();
+    let has_header = look.header;
     let fields = if has_separator { Some(field_regex().captures_iter(raw)) } else { None };
     for caps in fields.into_iter().flatten() {
         let (Some(name_m), Some(sep)) = (caps.name("name"), caps.name("sep")) else { continue };

@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::lexicon::Votes;
 use crate::normalize::ScriptHints;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -71,18 +72,24 @@ const ES: &[&str] = &[
     "todos", "llamadas", "veo", "buenos", "dias", "hoy", "tambien", "usted", "porque", "cual", "sin", "rol",
 ];
 
+/// The stop-word lists, each with its language's bit (1 = en, 2 = pt, 4 = es): the classifier's
+/// lexicon counts them in the same pass that finds the concepts.
+pub fn stop_words() -> [(&'static [&'static str], u8); 3] {
+    [(EN, 1), (PT, 2), (ES, 4)]
+}
+
 /// Packs a word of at most 8 bytes into one integer, so that a lookup is a single multiply
 /// and compare instead of hashing a slice.
 fn key(word: &[u8]) -> u64 {
     word.iter().fold(0u64, |k, b| (k << 8) | u64::from(*b))
 }
 
-/// Stop word key -> bit set of its languages (1 = en, 2 = pt, 4 = es), built once.
-fn stop_words() -> &'static FxHashMap<u64, u8> {
+/// Stop word key -> bit set of its languages, built once.
+fn stop_word_keys() -> &'static FxHashMap<u64, u8> {
     static WORDS: OnceLock<FxHashMap<u64, u8>> = OnceLock::new();
     WORDS.get_or_init(|| {
         let mut map = FxHashMap::default();
-        for (list, bit) in [(EN, 1u8), (PT, 2), (ES, 4)] {
+        for (list, bit) in stop_words() {
             for w in list.iter().filter(|w| w.len() <= 8) {
                 *map.entry(key(w.as_bytes())).or_insert(0) |= bit;
             }
@@ -93,13 +100,13 @@ fn stop_words() -> &'static FxHashMap<u64, u8> {
 
 /// Picks the language with the most stop-word hits; ties and silence fall back to English.
 pub fn detect(normalised: &str, hints: ScriptHints) -> Language {
-    let (mut en, mut pt, mut es) = (0u32, 2 * hints.portuguese, 2 * hints.spanish);
-    let words = stop_words();
+    let mut votes = Votes::default();
+    let words = stop_word_keys();
     let mut count = |k: u64| {
         if let Some(&bits) = words.get(&k) {
-            en += u32::from(bits & 1);
-            pt += u32::from(bits >> 1 & 1);
-            es += u32::from(bits >> 2 & 1);
+            votes.en += u32::from(bits & 1);
+            votes.pt += u32::from(bits >> 1 & 1);
+            votes.es += u32::from(bits >> 2 & 1);
         }
     };
     // One pass over the (ASCII) bytes, building each word's key as it goes.
@@ -119,6 +126,12 @@ pub fn detect(normalised: &str, hints: ScriptHints) -> Language {
     if (1..=8).contains(&len) {
         count(k);
     }
+    decide(votes, hints)
+}
+
+/// The language of a message from its stop-word votes and the accents seen while normalising.
+pub fn decide(votes: Votes, hints: ScriptHints) -> Language {
+    let (en, pt, es) = (votes.en, votes.pt + 2 * hints.portuguese, votes.es + 2 * hints.spanish);
     if pt > en && pt > es {
         Language::Pt
     } else if es > en && es > pt {

@@ -1,22 +1,32 @@
 //! The concepts' words, indexed for one look-up per word of a message.
 //!
 //! After tokenisation a message is a short list of words, and nearly every lexicon entry is one
-//! word: a hash look-up per word finds them. Phrases are kept under their first word and checked
-//! only where it occurs, and prefixes (`vincul*`) under their first three letters. The cost is a
-//! few look-ups per word, whatever the size of the pack.
+//! word: one hash probe per word finds what that word is. A word's slot says, all at once, which
+//! concepts the word is an entry of, which prefixes (`vincul*`) it matches, which languages it is
+//! a stop word of, and whether any phrase starts with it. Phrases are indexed by their first two
+//! words, which the token stream holds side by side (`"no role"`), so a common first word such as
+//! `no` or `i` costs one more probe, not a comparison with each of its phrases. Words that are in
+//! no entry are checked against the prefixes, behind a bitmap of their first three letters. The
+//! cost is one or two probes per word, whatever the size of the pack.
 
 use rustc_hash::FxHashMap;
 
 use crate::rules::Pack;
 use crate::tokens::Tokens;
 
-/// A phrase of two or more words, kept under its first.
+/// The words of a phrase after its first two, and whether its last word is a prefix.
 #[derive(Debug)]
 struct Phrase {
-    /// The words after the first.
     rest: Vec<Box<str>>,
-    /// The last word is a prefix (`... vincul*`).
     last_prefix: bool,
+    group: u32,
+}
+
+/// A phrase of two words whose second one is a prefix (`nao vincul*`): few, so kept in a list
+/// under the first word.
+#[derive(Debug)]
+struct PrefixPair {
+    second: Box<str>,
     group: u32,
 }
 
@@ -26,25 +36,95 @@ struct Prefix {
     group: u32,
 }
 
-/// What one word can start: an entry of its own, phrases, and prefixes that it may match.
+/// Everything one known word means, as it is built.
 #[derive(Debug, Default)]
+struct Entry {
+    /// Concept groups this word counts for on its own: its own entry and the prefixes it
+    /// matches, worked out when the lexicon is built.
+    groups: Vec<u32>,
+    /// Some phrase starts with this word.
+    starts_phrase: bool,
+    prefix_pairs: Vec<PrefixPair>,
+    /// Stop word of: 1 = English, 2 = Portuguese, 4 = Spanish.
+    languages: u8,
+}
+
+/// [`Entry`] packed into 8 bytes, for a table that stays in the cache.
+#[derive(Debug, Clone, Copy, Default)]
 struct Slot {
-    exact: Option<u32>,
-    phrases: Vec<Phrase>,
+    /// The concepts the word counts for on its own: `concepts[at..at + len]`.
+    at: u32,
+    len: u16,
+    languages: u8,
+    /// [`STARTS_PHRASE`], [`HAS_PREFIX_PAIRS`].
+    flags: u8,
+}
+
+const STARTS_PHRASE: u8 = 1;
+const HAS_PREFIX_PAIRS: u8 = 2;
+
+/// Words (or pairs of words) to dense numbers. A key of up to 16 bytes is packed into one
+/// integer: the probe hashes two machine words and compares integers, with no pointer to follow,
+/// which is what a look-up per word of every message needs. Longer keys go by their text.
+#[derive(Debug, Default)]
+struct WordMap {
+    short: FxHashMap<u128, u32>,
+    long: FxHashMap<Box<str>, u32>,
+}
+
+fn pack16(b: &[u8]) -> Option<u128> {
+    (b.len() <= 16).then(|| b.iter().fold(0u128, |k, c| (k << 8) | u128::from(*c)))
+}
+
+impl WordMap {
+    fn get(&self, key: &str) -> Option<u32> {
+        match pack16(key.as_bytes()) {
+            Some(k) => self.short.get(&k).copied(),
+            None => self.long.get(key).copied(),
+        }
+    }
+
+    /// The number of `key`, given the next free one if it is new.
+    fn insert(&mut self, key: &str, next: u32) -> u32 {
+        match pack16(key.as_bytes()) {
+            Some(k) => *self.short.entry(k).or_insert(next),
+            None => *self.long.entry(key.into()).or_insert(next),
+        }
+    }
+}
+
+/// Stop-word votes of a message, for [`crate::language::decide`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Votes {
+    pub en: u32,
+    pub pt: u32,
+    pub es: u32,
 }
 
 /// Where each concept's words are, and which concepts each entry counts for.
 #[derive(Debug, Default)]
 pub struct Lexicon {
-    words: FxHashMap<Box<str>, Slot>,
+    words: WordMap,
+    slots: Vec<Slot>,
+    /// Every slot's concepts, end to end.
+    concepts: Vec<u32>,
+    /// Two-word phrases whose second word is a prefix, by slot.
+    prefix_pairs: FxHashMap<u32, Vec<PrefixPair>>,
+    /// Phrases by their first two words, joined by one space as the token stream has them.
+    pairs: WordMap,
+    phrases: Vec<Vec<Phrase>>,
     /// Prefixes by their first three letters (as a number); shorter ones in `short`.
     prefixes: FxHashMap<u32, Vec<Prefix>>,
+    /// One bit per `key3 % PREFIX_BITS`: whether any prefix may start with those three letters.
+    prefix_bits: Vec<u64>,
     short: Vec<Prefix>,
     /// Concept lists: an entry counts for its own concept and every concept that includes that
     /// one, directly or not.
     groups: Vec<Vec<u32>>,
     group_of: FxHashMap<Vec<u32>, u32>,
 }
+
+const PREFIX_BITS: u32 = 1 << 14;
 
 fn key3(b: &[u8]) -> Option<u32> {
     match b {
@@ -83,7 +163,9 @@ impl Lexicon {
                 e.dedup();
             }
         }
-        let mut lex = Lexicon::default();
+        let mut lex = Lexicon { prefix_bits: vec![0; (PREFIX_BITS / 64) as usize], ..Lexicon::default() };
+        let mut known: std::collections::BTreeMap<String, Entry> = std::collections::BTreeMap::new();
+        let mut phrases: std::collections::BTreeMap<String, Vec<Phrase>> = std::collections::BTreeMap::new();
         for (entry, concepts) in entries {
             let group = lex.group(concepts);
             let (body, prefix) = match entry.strip_suffix('*') {
@@ -93,19 +175,54 @@ impl Lexicon {
             let words: Vec<&str> = body.split(' ').filter(|w| !w.is_empty()).collect();
             match words.as_slice() {
                 [] => {}
-                [one] if !prefix => lex.words.entry((*one).into()).or_default().exact = Some(group),
+                [one] if !prefix => known.entry((*one).into()).or_default().groups.push(group),
                 [one] => {
                     let p = Prefix { text: (*one).into(), group };
                     match key3(one.as_bytes()) {
-                        Some(k) => lex.prefixes.entry(k).or_default().push(p),
+                        Some(k) => {
+                            lex.prefix_bits[((k % PREFIX_BITS) / 64) as usize] |= 1 << (k % 64);
+                            lex.prefixes.entry(k).or_default().push(p)
+                        }
                         None => lex.short.push(p),
                     }
                 }
-                [first, rest @ ..] => {
+                [first, second] if prefix => {
+                    known.entry((*first).into()).or_default().prefix_pairs.push(PrefixPair { second: (*second).into(), group });
+                }
+                [first, second, rest @ ..] => {
+                    known.entry((*first).into()).or_default().starts_phrase = true;
                     let phrase = Phrase { rest: rest.iter().map(|w| (*w).into()).collect(), last_prefix: prefix, group };
-                    lex.words.entry((*first).into()).or_default().phrases.push(phrase);
+                    phrases.entry(format!("{first} {second}")).or_default().push(phrase);
                 }
             }
+        }
+        for (list, bit) in crate::language::stop_words() {
+            for w in list {
+                let word: String = w.chars().filter(|c| *c != '\'').collect();
+                known.entry(word).or_default().languages |= bit;
+            }
+        }
+        for (word, entry) in known {
+            // A known word's prefixes are the same in every message: found now, not per word.
+            let groups: Vec<u32> = entry.groups.iter().copied().chain(lex.prefix_groups(&word)).collect();
+            let mut concepts: Vec<u32> = groups.iter().flat_map(|g| lex.groups[*g as usize].iter().copied()).collect();
+            concepts.sort_unstable();
+            concepts.dedup();
+            let n = lex.slots.len() as u32;
+            let at = lex.concepts.len() as u32;
+            lex.concepts.extend(&concepts);
+            let mut flags = if entry.starts_phrase { STARTS_PHRASE } else { 0 };
+            if !entry.prefix_pairs.is_empty() {
+                flags |= HAS_PREFIX_PAIRS;
+                lex.prefix_pairs.insert(n, entry.prefix_pairs);
+            }
+            lex.slots.push(Slot { at, len: concepts.len() as u16, languages: entry.languages, flags });
+            lex.words.insert(&word, n);
+        }
+        for (pair, list) in phrases {
+            let n = lex.phrases.len() as u32;
+            lex.phrases.push(list);
+            lex.pairs.insert(&pair, n);
         }
         lex
     }
@@ -120,47 +237,123 @@ impl Lexicon {
         g
     }
 
+    /// The groups of the prefixes `word` starts with.
+    fn prefix_groups<'a>(&'a self, word: &'a str) -> impl Iterator<Item = u32> + 'a {
+        let listed = key3(word.as_bytes())
+            .filter(|k| self.prefix_bits[((k % PREFIX_BITS) / 64) as usize] & (1 << (k % 64)) != 0)
+            .and_then(|k| self.prefixes.get(&k))
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        listed.iter().chain(&self.short).filter(move |p| word.starts_with(&*p.text)).map(|p| p.group)
+    }
+
     /// Every concept found in the words, as `(concept, first word, last word)`, in the order of
-    /// their first words.
-    pub fn find(&self, tokens: &Tokens, out: &mut Vec<(u32, u32, u32)>) {
+    /// their first words; and the stop-word votes of the words.
+    pub fn find(&self, tokens: &Tokens, out: &mut Vec<(u32, u32, u32)>) -> Votes {
         let n = tokens.words.len();
-        let mut push = |group: u32, first: usize, last: usize| {
-            for &c in &self.groups[group as usize] {
-                out.push((c, first as u32, last as u32));
-            }
-        };
+        let mut votes = Votes::default();
         for i in 0..n {
             let word = tokens.text(i);
-            if let Some(slot) = self.words.get(word) {
-                if let Some(g) = slot.exact {
-                    push(g, i, i);
+            let Some(slot) = self.words.get(word).and_then(|s| self.slots.get(s as usize)) else {
+                for g in self.prefix_groups(word) {
+                    out.extend(self.groups[g as usize].iter().map(|c| (*c, i as u32, i as u32)));
                 }
-                for p in &slot.phrases {
-                    let len = p.rest.len();
-                    if i + len >= n {
-                        continue;
-                    }
-                    let fits = p.rest.iter().enumerate().all(|(k, w)| {
-                        let next = tokens.text(i + 1 + k);
-                        if p.last_prefix && k + 1 == len {
-                            next.starts_with(&**w)
-                        } else {
-                            next == &**w
-                        }
-                    });
-                    if fits {
-                        push(p.group, i, i + len);
-                    }
+                continue;
+            };
+            let concepts = self.concepts.get(slot.at as usize..slot.at as usize + slot.len as usize).unwrap_or_default();
+            out.extend(concepts.iter().map(|c| (*c, i as u32, i as u32)));
+            votes.en += u32::from(slot.languages & 1);
+            votes.pt += u32::from(slot.languages >> 1 & 1);
+            votes.es += u32::from(slot.languages >> 2 & 1);
+            if slot.flags == 0 || i + 1 >= n {
+                continue;
+            }
+            let mut push = |group: u32, last: usize| {
+                out.extend(self.groups[group as usize].iter().map(|c| (*c, i as u32, last as u32)));
+            };
+            if slot.flags & HAS_PREFIX_PAIRS != 0 {
+                let next = tokens.text(i + 1);
+                let pairs = self.words.get(word).and_then(|s| self.prefix_pairs.get(&s)).map(Vec::as_slice).unwrap_or_default();
+                for p in pairs.iter().filter(|p| next.starts_with(&*p.second)) {
+                    push(p.group, i + 1);
                 }
             }
-            if let Some(list) = key3(word.as_bytes()).and_then(|k| self.prefixes.get(&k)) {
-                for p in list.iter().filter(|p| word.starts_with(&*p.text)) {
-                    push(p.group, i, i);
-                }
+            if slot.flags & STARTS_PHRASE == 0 {
+                continue;
             }
-            for p in self.short.iter().filter(|p| word.starts_with(&*p.text)) {
-                push(p.group, i, i);
+            let Some(phrases) = tokens.span(i, i + 1).and_then(|pair| self.pairs.get(pair)).and_then(|p| self.phrases.get(p as usize))
+            else {
+                continue;
+            };
+            for p in phrases {
+                let len = p.rest.len();
+                if i + 1 + len >= n {
+                    continue;
+                }
+                let fits = p.rest.iter().enumerate().all(|(k, w)| {
+                    let next = tokens.text(i + 2 + k);
+                    if p.last_prefix && k + 1 == len {
+                        next.starts_with(&**w)
+                    } else {
+                        next == &**w
+                    }
+                });
+                if fits {
+                    push(p.group, i + 1 + len);
+                }
             }
         }
+        votes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pack(concepts: &str) -> Pack {
+        let minimal = include_str!("../tests/data/minimal_pack.toml");
+        Pack::from_sources(vec![("pack.toml".into(), format!("{minimal}\n{concepts}"))]).expect("test pack loads")
+    }
+
+    /// The concepts found in `text`, by name, with their word ranges.
+    fn found(pack: &Pack, text: &str) -> (Vec<(String, u32, u32)>, Votes) {
+        let lex = Lexicon::new(pack);
+        let tokens = Tokens::new(&crate::normalize::normalise(text).0);
+        let mut out = Vec::new();
+        let votes = lex.find(&tokens, &mut out);
+        let mut named: Vec<(String, u32, u32)> = out.into_iter().map(|(c, a, b)| (pack.concepts[c as usize].name.clone(), a, b)).collect();
+        named.sort();
+        (named, votes)
+    }
+
+    #[test]
+    fn phrases_that_share_their_first_words_are_each_found_where_they_occur() {
+        let pack = pack(
+            "[concepts.denied]\nwords = [\"no role\", \"no role at all\", \"no access\", \"não vincul*\"]\n\
+             [concepts.linking]\nwords = [\"vincul*\", \"link\"]\n",
+        );
+        let (hits, _) = found(&pack, "No role at all, no access, não vinculei");
+        let denied: Vec<(u32, u32)> = hits.iter().filter(|h| h.0 == "denied").map(|h| (h.1, h.2)).collect();
+        // "no role" and "no role at all" both start at word 0; "no access" at 4; "nao vinculei" at 6.
+        assert_eq!(denied, [(0, 1), (0, 3), (4, 5), (6, 7)], "{hits:?}");
+        let linking: Vec<u32> = hits.iter().filter(|h| h.0 == "linking").map(|h| h.1).collect();
+        assert_eq!(linking, [7], "a prefix matches a word that is in no entry: {hits:?}");
+    }
+
+    #[test]
+    fn a_prefix_is_found_on_a_word_that_is_also_an_entry_of_its_own() {
+        let pack = pack("[concepts.keys]\nwords = [\"keys\"]\n[concepts.keyish]\nwords = [\"key*\"]\n");
+        let (hits, _) = found(&pack, "keys keyboard");
+        assert!(hits.contains(&("keys".into(), 0, 0)) && hits.contains(&("keyish".into(), 0, 0)), "{hits:?}");
+        assert!(hits.contains(&("keyish".into(), 1, 1)), "{hits:?}");
+    }
+
+    #[test]
+    fn stop_words_vote_for_their_languages_in_the_same_pass() {
+        let pack = pack("");
+        let (_, votes) = found(&pack, "A chave não tem nenhum perfil, isn't it?");
+        assert!(votes.pt >= 2 && votes.en >= 1, "{votes:?}");
+        assert_eq!(found(&pack, "xyzzy").1, Votes::default());
     }
 }

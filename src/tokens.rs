@@ -113,6 +113,12 @@ impl Tokens {
         self.words.partition_point(|w| (w.at as usize) <= offset).saturating_sub(1)
     }
 
+    /// Words `first..=last` as the stream holds them: one space between words.
+    pub fn span(&self, first: usize, last: usize) -> Option<&str> {
+        let (a, b) = (self.words.get(first)?, self.words.get(last)?);
+        self.stream.get(a.at as usize..(b.at + b.len) as usize)
+    }
+
     /// The text of word `i`, as the lexicons write it.
     pub fn text(&self, i: usize) -> &str {
         self.words.get(i).and_then(|w| self.stream.get(w.at as usize..(w.at + w.len) as usize)).unwrap_or("")

@@ -334,7 +334,8 @@ fn starts_with_ci(w: &[u8], prefix: &[u8]) -> bool {
 /// A word that names a token: `token`, `appToken`, `X-VTEX-API-AppToken`'s last part,
 /// `VTEX_APP_TOKEN`'s, and the common misspellings `tokem` and `apptoke`.
 fn is_label(w: &[u8]) -> bool {
-    if w.len() > 24 {
+    // Called at the end of every word: most end in a letter no label ends in.
+    if w.len() > 24 || w.len() < 4 || !matches!(w[w.len() - 1] | 0x20, b'e' | b'n' | b's' | b'm') {
         return false;
     }
     [&b"token"[..], b"tokens", b"tokem", b"toke"].iter().any(|s| ends_with_ci(w, s))

@@ -97,8 +97,13 @@ pub struct SecretRules {
     file: String,
     rules: Vec<Rule>,
     keywords: AhoCorasick,
-    /// For each keyword pattern, the rule it belongs to.
+    /// For each keyword pattern, the rule it belongs to (what the tests check the search
+    /// against).
+    #[cfg_attr(not(test), allow(dead_code))]
     keyword_rule: Vec<usize>,
+    /// For each keyword pattern, the rules to run when it is found: its own, and those of every
+    /// keyword that a match of it may hide (see [`hidden_by`]).
+    keyword_rules: Vec<Vec<usize>>,
     /// Rules without keywords: they run on every message.
     always: Vec<usize>,
     pub apptoken: AppTokenCases,
@@ -183,7 +188,16 @@ impl SecretRules {
         if !problems.is_empty() {
             return Err(problems);
         }
-        Ok(SecretRules { file: file.to_string(), rules, keywords, keyword_rule, always, apptoken: spec.apptoken })
+        let keyword_rules = (0..patterns.len())
+            .map(|k| {
+                let mut rules: Vec<usize> =
+                    (0..patterns.len()).filter(|j| *j == k || hidden_by(&patterns[*j], &patterns[k])).map(|j| keyword_rule[j]).collect();
+                rules.sort_unstable();
+                rules.dedup();
+                rules
+            })
+            .collect();
+        Ok(SecretRules { file: file.to_string(), rules, keywords, keyword_rule, keyword_rules, always, apptoken: spec.apptoken })
     }
 
     /// The rules built into the binary. They are tested with the code, so they always compile;
@@ -204,6 +218,15 @@ impl SecretRules {
 
     /// Byte ranges of every secret the rules find in `raw`.
     pub fn find(&self, raw: &str, out: &mut Vec<Range<usize>>) {
+        let wanted = self.wanted(raw);
+        for (rule, _) in self.rules.iter().zip(&wanted).filter(|(_, w)| **w) {
+            rule.find(raw, out);
+        }
+    }
+
+    /// Which rules must run on `raw`: a keyword of theirs occurs in it, or it holds a run as long
+    /// as they need.
+    fn wanted(&self, raw: &str) -> Vec<bool> {
         let mut wanted = vec![false; self.rules.len()];
         if !self.always.is_empty() {
             let run = longest_run(raw);
@@ -211,12 +234,14 @@ impl SecretRules {
                 wanted[*i] = run >= self.rules[*i].min_run;
             }
         }
-        for m in self.keywords.find_overlapping_iter(raw) {
-            wanted[self.keyword_rule[m.pattern().as_usize()]] = true;
+        // One non-overlapping pass, which the automaton's prefilter makes fast; what a match
+        // may hide is run too, so that no rule with a keyword in the text is skipped.
+        for m in self.keywords.find_iter(raw) {
+            for r in &self.keyword_rules[m.pattern().as_usize()] {
+                wanted[*r] = true;
+            }
         }
-        for (rule, _) in self.rules.iter().zip(&wanted).filter(|(_, w)| **w) {
-            rule.find(raw, out);
-        }
+        wanted
     }
 
     /// Runs every example and non-example. Empty means the rules are sound.
@@ -295,6 +320,14 @@ impl Rule {
 }
 
 /// The longest run of characters that keys and encodings are made of.
+/// Whether an occurrence of keyword `k` in a text can go unreported because the
+/// non-overlapping search reported `m` over part of it. The search reports the match that ends
+/// first and goes on after it, so `k` is hidden only where the two overlap: one holds the other,
+/// or `m` ends inside `k` (an end of `m` is a beginning of `k`). Both are lower case.
+fn hidden_by(k: &str, m: &str) -> bool {
+    k.contains(m) || m.contains(k) || (1..m.len()).any(|i| m.is_char_boundary(i) && k.starts_with(&m[i..]))
+}
+
 fn longest_run(raw: &str) -> usize {
     let (mut best, mut run) = (0, 0);
     for b in raw.bytes() {
@@ -388,6 +421,40 @@ pub fn token_fragment_in(text: &str, token: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn keywords_that_overlap_in_a_text_still_run_every_rule_they_belong_to() {
+        let rules = super::SecretRules::builtin().expect("built-in rules");
+        let keywords: Vec<String> = super::EMBEDDED
+            .1
+            .lines()
+            .filter(|l| l.starts_with("keywords"))
+            .flat_map(|l| l.split('"').skip(1).step_by(2).map(str::to_string).collect::<Vec<_>>())
+            .collect();
+        assert!(keywords.len() > 20, "keywords read from the rule file: {keywords:?}");
+        // Every pair glued and overlapped by every amount they allow, in both cases: the
+        // rules run must include every rule that an overlapping search finds a keyword of.
+        let mut texts = Vec::new();
+        for a in &keywords {
+            for b in &keywords {
+                for cut in 0..a.len().min(b.len()) {
+                    if a.is_char_boundary(a.len() - cut) && b.get(..cut) == a.get(a.len() - cut..) {
+                        texts.push(format!("x {a}{} y", &b[cut..]));
+                    }
+                }
+                texts.push(format!("{a}{b}"));
+            }
+        }
+        for text in texts.iter().flat_map(|t| [t.clone(), t.to_ascii_uppercase()]) {
+            let wanted = rules.wanted(&text);
+            for m in rules.keywords.find_overlapping_iter(&text) {
+                {
+                    let r = &rules.keyword_rule[m.pattern().as_usize()];
+                    assert!(wanted[*r], "{text:?}: rule `{}` is not run ({:?})", rules.rules[*r].id, &text[m.range()]);
+                }
+            }
+        }
+    }
+
     use super::*;
 
     #[test]
