@@ -188,6 +188,8 @@ pub struct DiscordConfig {
     pub yield_to_humans: Duration,
     /// Answer direct messages to the bot (a leak in one is always answered).
     pub direct_messages: bool,
+    /// The shards this process runs, `"0-1/4"`; all of them when unset (see `discord/shards.rs`).
+    pub shards: Option<crate::discord::ShardRange>,
 }
 
 impl Default for DiscordConfig {
@@ -206,6 +208,7 @@ impl Default for DiscordConfig {
             debounce: Duration::from_secs(8),
             yield_to_humans: Duration::from_secs(600),
             direct_messages: true,
+            shards: None,
         }
     }
 }

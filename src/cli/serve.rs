@@ -13,9 +13,16 @@ pub struct Args {
     /// Address for the API and dashboard (default 127.0.0.1:8080).
     #[arg(long, env = "TRIAGE_LISTEN")]
     pub listen: Option<SocketAddr>,
+    /// Discord shards this process runs, such as 0-1/4 (shards 0 and 1 of 4); overrides
+    /// `[discord] shards`. Every shard when neither is set.
+    #[arg(long, value_name = "FIRST-LAST/TOTAL")]
+    pub shards: Option<crate::discord::ShardRange>,
 }
 
-pub async fn run(config: Config, rules: Option<&Path>, database: Option<&str>, args: Args) -> anyhow::Result<ExitCode> {
+pub async fn run(mut config: Config, rules: Option<&Path>, database: Option<&str>, args: Args) -> anyhow::Result<ExitCode> {
+    if args.shards.is_some() {
+        config.discord.shards = args.shards;
+    }
     let discord_token = std::env::var("DISCORD_TOKEN").ok();
     let settings = Settings {
         listen: args.listen.or(config.http.listen).unwrap_or(DEFAULT_LISTEN),

@@ -8,6 +8,9 @@ pub mod burst;
 mod commands;
 mod handlers;
 mod reply;
+pub mod shards;
+
+pub use shards::ShardRange;
 
 use std::sync::Arc;
 
@@ -113,6 +116,8 @@ impl Bot {
         }
         let http = http.build();
         let reader = attachments::Reader::new(&config)?;
+        let shards = config.shards;
+        let register = shards.is_none_or(|r| r.holds_first_shard());
         let bursts = Arc::new(burst::Bursts::default());
         let held = bursts.clone();
         let framework = poise::Framework::builder()
@@ -126,8 +131,14 @@ impl Bot {
             .setup(move |ctx, ready, framework| {
                 Box::pin(async move {
                     tracing::info!(user = %ready.user.name, guilds = ready.guilds.len(), "connected to Discord");
-                    if let Err(e) = poise::builtins::register_globally(ctx, &framework.options().commands).await {
-                        tracing::warn!(error = %e, "could not register slash commands; they may be missing until the next start");
+                    // Global commands belong to the application, not to a shard: one process
+                    // registers them, or several processes would each overwrite the set.
+                    if register {
+                        if let Err(e) = poise::builtins::register_globally(ctx, &framework.options().commands).await {
+                            tracing::warn!(error = %e, "could not register slash commands; they may be missing until the next start");
+                        }
+                    } else {
+                        tracing::info!("slash commands are left to the process that runs shard 0");
                     }
                     Ok(Data {
                         pipeline,
@@ -147,7 +158,15 @@ impl Bot {
             .context("cannot create the Discord client")?;
         let shard_manager = client.shard_manager.clone();
         let task = tokio::spawn(async move {
-            if let Err(e) = client.start().await {
+            let run = match shards {
+                Some(r) => {
+                    tracing::info!(shards = %r, "running Discord shards {} to {} of {}", r.first, r.last, r.total);
+                    // serenity reads the range's end as the last shard to run, not one past it.
+                    client.start_shard_range(r.first..r.last, r.total).await
+                }
+                None => client.start_autosharded().await,
+            };
+            if let Err(e) = run {
                 tracing::error!(error = %e, "the Discord client stopped");
             }
         });

@@ -212,6 +212,20 @@ fn missing_files_and_configs_get_one_line_errors() {
 }
 
 #[test]
+fn a_shard_range_that_cannot_run_is_refused_in_one_line_before_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("triage.toml");
+    std::fs::write(&conf, "[discord]\nshards = \"4/4\"\n").unwrap();
+    let out = triage(&["serve", "--listen", "127.0.0.1:0", "--config", conf.to_str().unwrap()], None);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("numbered 0 to 3") && err.contains("0-1/4") && err.lines().count() == 1, "{err}");
+    let out = triage(&["serve", "--listen", "127.0.0.1:0", "--shards", "2-1/4"], None);
+    let err = text(&out.stderr);
+    assert!(!out.status.success() && err.contains("first shard is after the last"), "{err}");
+}
+
+#[test]
 fn a_windows_export_with_a_byte_order_mark_and_crlf_imports_every_line() {
     let dir = tempfile::tempdir().unwrap();
     let (file, db) = (dir.path().join("export.jsonl"), dir.path().join("t.db"));

@@ -31,8 +31,30 @@ async fn start() -> Harness {
 
 /// `discord` holds more `[discord]` settings.
 async fn start_with(discord: &str) -> Harness {
+    let starting = spawn(FakeDiscord::start().await, discord);
+    starting.fake.wait_ready().await;
+    starting.open().await
+}
+
+/// A `triage serve` started but not known to be connected yet.
+struct Starting {
+    fake: FakeDiscord,
+    dir: tempfile::TempDir,
+    child: std::process::Child,
+    logs: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Starting {
+    /// Once the bot has identified (so the server has set up its database), opens that too.
+    async fn open(self) -> Harness {
+        let store = Store::open(&self.dir.path().join("cases.db")).await.unwrap();
+        Harness { fake: self.fake, store, dir: self.dir, child: self.child, logs: self.logs }
+    }
+}
+
+/// The real `triage serve` binary connected to `fake`, without waiting for it to be ready.
+fn spawn(fake: FakeDiscord, discord: &str) -> Starting {
     use std::io::BufRead;
-    let fake = FakeDiscord::start().await;
     let dir = tempfile::tempdir().unwrap();
     let config = format!(
         "[discord]\nchannels = [{CHANNEL}]\nforums = [{FORUM}]\nstaff_role = {STAFF_ROLE}\ndelete_leaks = true\nproxy_url = \"{}\"\n{discord}",
@@ -63,9 +85,7 @@ async fn start_with(discord: &str) -> Harness {
             all.push('\n');
         }
     });
-    fake.wait_ready().await;
-    let store = Store::open(&dir.path().join("cases.db")).await.unwrap();
-    Harness { fake, store, dir, child, logs }
+    Starting { fake, dir, child, logs }
 }
 
 impl Harness {
@@ -791,5 +811,41 @@ async fn wrong_answer_on_our_reply_asks_for_the_right_category_records_it_and_de
     assert_eq!((correction.category.as_str(), correction.corrected_by.as_str()), ("role-lacks-permission", "86"));
     assert_eq!(h.store.case(case.id).await.unwrap().unwrap().category, "key-not-linked-to-role", "the classifier's output is kept");
     h.fake.wait_for(|r| r.method == "DELETE" && r.path.ends_with(&format!("/messages/{reply}")), 1).await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_given_one_shard_identifies_as_it_answers_its_guild_and_leaves_the_commands_to_shard_zero() {
+    // The test guild's events go to shard (GUILD_ID >> 22) % 2, as Discord routes them.
+    let ours = ((GUILD_ID >> 22) % 2) as u32;
+    let starting = spawn(FakeDiscord::start().await, &format!("debounce = \"0s\"\nshards = \"{ours}/2\"\n"));
+    assert_eq!(starting.fake.wait_identified(1).await, [[ours, 2]]);
+    let h = starting.open().await;
+    h.fake.dispatch(
+        "MESSAGE_CREATE",
+        message(12001, CHANNEL, person(42), "I made a new app key an hour ago and all my requests get 403. Does the key need a role?"),
+    );
+    h.fake.wait_for(|r| r.method == "POST" && r.path.ends_with(&format!("{CHANNEL}/messages")), 1).await;
+    assert_eq!(h.case_of(12001).await.reply_status, ReplyStatus::Sent);
+    let registered = h.fake.requests().into_iter().filter(|r| r.method == "PUT" && r.path.ends_with("/commands")).count();
+    assert_eq!(registered, usize::from(ours == 0), "only the process holding shard 0 registers commands");
+    assert_eq!(h.fake.wait_identified(1).await.len(), 1, "no other shard was started");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_shard_setting_the_bot_runs_every_shard_discord_recommends_and_registers_commands_once() {
+    let starting = spawn(FakeDiscord::start_with_shards(2).await, "debounce = \"0s\"\n");
+    assert_eq!(starting.fake.wait_identified(2).await, [[0, 2], [1, 2]]);
+    starting.fake.wait_ready().await;
+    let h = starting.open().await;
+    h.fake.dispatch(
+        "MESSAGE_CREATE",
+        message(12101, CHANNEL, person(42), "I made a new app key an hour ago and all my requests get 403. Does the key need a role?"),
+    );
+    h.fake.wait_for(|r| r.method == "POST" && r.path.ends_with(&format!("{CHANNEL}/messages")), 1).await;
+    assert_eq!(h.case_of(12101).await.reply_status, ReplyStatus::Sent);
+    let registered = h.fake.requests().into_iter().filter(|r| r.method == "PUT" && r.path.ends_with("/commands")).count();
+    assert_eq!(registered, 1, "one registration for the application, not one per shard");
     h.stop().await;
 }

@@ -45,6 +45,8 @@ struct Shared {
     starters: Arc<Mutex<Vec<Value>>>,
     /// Attachment files, served by GET /attachments/{name} as Discord's CDN serves them.
     files: Arc<Mutex<Vec<Served>>>,
+    /// How many shards GET /gateway/bot recommends.
+    shards: u32,
 }
 
 pub struct FakeDiscord {
@@ -52,6 +54,8 @@ pub struct FakeDiscord {
     shared: Shared,
     events: broadcast::Sender<Value>,
     identified: Arc<AtomicU64>,
+    /// The `[shard, total]` of every IDENTIFY, in order.
+    identifies: Arc<Mutex<Vec<[u32; 2]>>>,
     seq: AtomicU64,
 }
 
@@ -145,7 +149,7 @@ async fn rest(State(s): State<Shared>, method: Method, uri: Uri, body: Bytes) ->
                 None => StatusCode::NOT_FOUND.into_response(),
             }
         }
-        ("GET", ["gateway", "bot"]) => Json(json!({"url": s.gateway_url, "shards": 1, "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}})).into_response(),
+        ("GET", ["gateway", "bot"]) => Json(json!({"url": s.gateway_url, "shards": s.shards, "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}})).into_response(),
         ("PUT", ["applications", _, "commands"]) => Json(json!([])).into_response(),
         ("POST", ["users", "@me", "channels"]) => {
             let recipient: u64 = body_json.get("recipient_id").and_then(Value::as_str).and_then(|r| r.parse().ok()).unwrap_or(0);
@@ -203,7 +207,19 @@ async fn rest(State(s): State<Shared>, method: Method, uri: Uri, body: Bytes) ->
     }
 }
 
-async fn gateway_connection(stream: tokio::net::TcpStream, events: broadcast::Sender<Value>, identified: Arc<AtomicU64>) {
+/// Which shard Discord sends an event to: its guild's, `(guild_id >> 22) % total`; shard 0 for
+/// events of no guild (direct messages).
+fn shard_for(event: &Value, total: u32) -> u32 {
+    let guild = event["d"]["guild_id"].as_str().and_then(|g| g.parse::<u64>().ok()).unwrap_or(0);
+    ((guild >> 22) % u64::from(total.max(1))) as u32
+}
+
+async fn gateway_connection(
+    stream: tokio::net::TcpStream,
+    events: broadcast::Sender<Value>,
+    identified: Arc<AtomicU64>,
+    identifies: Arc<Mutex<Vec<[u32; 2]>>>,
+) {
     let Ok(ws) = tokio_tungstenite::accept_async(stream).await else { return };
     let (mut tx, mut rx) = ws.split();
     let hello = json!({"op": 10, "d": {"heartbeat_interval": 41250}, "s": null, "t": null});
@@ -212,6 +228,8 @@ async fn gateway_connection(stream: tokio::net::TcpStream, events: broadcast::Se
     }
     let mut scripted = events.subscribe();
     let mut seq = 1u64;
+    // This connection's shard, once it has identified; a connection without one gets every event.
+    let mut shard: Option<[u32; 2]> = None;
     loop {
         tokio::select! {
             frame = rx.next() => {
@@ -221,9 +239,14 @@ async fn gateway_connection(stream: tokio::net::TcpStream, events: broadcast::Se
                 match v["op"].as_u64() {
                     Some(1) => { let _ = tx.send(Frame::Text(json!({"op": 11, "d": null, "s": null, "t": null}).to_string())).await; }
                     Some(2) => {
+                        let given = v["d"]["shard"].as_array().and_then(|a| Some([a.first()?.as_u64()? as u32, a.get(1)?.as_u64()? as u32]));
+                        let this = given.unwrap_or([0, 1]);
+                        shard = Some(this);
+                        identifies.lock().unwrap().push(this);
                         let ready = json!({"op": 0, "t": "READY", "s": seq, "d": {
                             "v": 10, "user": user(BOT_ID, "triage", true), "guilds": [], "session_id": "fake-session",
-                            "resume_gateway_url": "ws://127.0.0.1:1", "application": {"id": APP_ID.to_string(), "flags": 0}
+                            "resume_gateway_url": "ws://127.0.0.1:1", "application": {"id": APP_ID.to_string(), "flags": 0},
+                            "shard": this
                         }});
                         seq += 1;
                         let _ = tx.send(Frame::Text(ready.to_string())).await;
@@ -234,6 +257,9 @@ async fn gateway_connection(stream: tokio::net::TcpStream, events: broadcast::Se
             }
             event = scripted.recv() => {
                 let Ok(event) = event else { continue };
+                if shard.is_some_and(|[id, total]| shard_for(&event, total) != id) {
+                    continue;
+                }
                 let frame = json!({"op": 0, "t": event["t"], "s": seq, "d": event["d"]});
                 seq += 1;
                 if tx.send(Frame::Text(frame.to_string())).await.is_err() { return; }
@@ -244,14 +270,20 @@ async fn gateway_connection(stream: tokio::net::TcpStream, events: broadcast::Se
 
 impl FakeDiscord {
     pub async fn start() -> FakeDiscord {
+        Self::start_with_shards(1).await
+    }
+
+    /// A fake whose GET /gateway/bot recommends `shards` shards.
+    pub async fn start_with_shards(shards: u32) -> FakeDiscord {
         let ws_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let gateway_url = format!("ws://{}", ws_listener.local_addr().unwrap());
         let (events, _) = broadcast::channel(64);
         let identified = Arc::new(AtomicU64::new(0));
-        let (ev, idf) = (events.clone(), identified.clone());
+        let identifies: Arc<Mutex<Vec<[u32; 2]>>> = Arc::default();
+        let (ev, idf, ids) = (events.clone(), identified.clone(), identifies.clone());
         tokio::spawn(async move {
             while let Ok((stream, _)) = ws_listener.accept().await {
-                tokio::spawn(gateway_connection(stream, ev.clone(), idf.clone()));
+                tokio::spawn(gateway_connection(stream, ev.clone(), idf.clone(), ids.clone()));
             }
         });
         let shared = Shared {
@@ -263,6 +295,7 @@ impl FakeDiscord {
             gateway_url,
             starters: Arc::default(),
             files: Arc::default(),
+            shards,
         };
         let app = axum::Router::new().fallback(rest).with_state(shared.clone());
         let rest_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -270,7 +303,21 @@ impl FakeDiscord {
         tokio::spawn(async move {
             let _ = axum::serve(rest_listener, app).await;
         });
-        FakeDiscord { rest_base, shared, events, identified, seq: AtomicU64::new(0) }
+        FakeDiscord { rest_base, shared, events, identified, identifies, seq: AtomicU64::new(0) }
+    }
+
+    /// Waits until `n` connections have identified; returns their `[shard, total]`, sorted.
+    pub async fn wait_identified(&self, n: usize) -> Vec<[u32; 2]> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let mut got = self.identifies.lock().unwrap().clone();
+            if got.len() >= n {
+                got.sort_unstable();
+                return got;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "only {} of {n} shards identified: {got:?}", got.len());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Waits until a client has identified and the READY is out.
