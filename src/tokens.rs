@@ -47,6 +47,17 @@ const TURNS: &[&[u8]] = &[
     b"excepto",
 ];
 
+/// The first letters of [`TURNS`]: most words start with none of them.
+const TURN_START: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < TURNS.len() {
+        t[TURNS[i][0] as usize] = true;
+        i += 1;
+    }
+    t
+};
+
 impl Tokens {
     pub fn new(normalised: &str) -> Tokens {
         let b = normalised.as_bytes();
@@ -76,7 +87,7 @@ impl Tokens {
                 }
                 let word = &stream.as_bytes()[at as usize..];
                 let len = word.len() as u32;
-                if !words.is_empty() && (3..=8).contains(&word.len()) && TURNS.contains(&word) {
+                if !words.is_empty() && (3..=8).contains(&word.len()) && TURN_START[word[0] as usize] && TURNS.contains(&word) {
                     clause += 1;
                 }
                 stream.push(' ');

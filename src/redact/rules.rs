@@ -319,7 +319,6 @@ impl Rule {
     }
 }
 
-/// The longest run of characters that keys and encodings are made of.
 /// Whether an occurrence of keyword `k` in a text can go unreported because the
 /// non-overlapping search reported `m` over part of it. The search reports the match that ends
 /// first and goes on after it, so `k` is hidden only where the two overlap: one holds the other,
@@ -328,15 +327,24 @@ fn hidden_by(k: &str, m: &str) -> bool {
     k.contains(m) || m.contains(k) || (1..m.len()).any(|i| m.is_char_boundary(i) && k.starts_with(&m[i..]))
 }
 
+/// The longest run of characters that keys and encodings are made of.
 fn longest_run(raw: &str) -> usize {
+    // Letters, digits and the symbols of base64 and tokens, as a table: this runs over every
+    // byte of every message.
+    const IN_RUN: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            let c = b as u8;
+            t[b] = c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'_' | b'=' | b'-');
+            b += 1;
+        }
+        t
+    };
     let (mut best, mut run) = (0, 0);
     for b in raw.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'_' | b'=' | b'-') {
-            run += 1;
-            best = best.max(run);
-        } else {
-            run = 0;
-        }
+        run = if IN_RUN[b as usize] { run + 1 } else { 0 };
+        best = best.max(run);
     }
     best
 }
