@@ -135,6 +135,9 @@ pub struct HttpConfig {
     /// Mark the session cookie `Secure`. Also done for any login that arrives with
     /// `X-Forwarded-Proto: https` (a TLS-terminating proxy in front).
     pub secure_cookies: bool,
+    /// This process's name among replicas: the `replica` label of every metric, and in
+    /// `/readyz`. Overridden by `TRIAGE_INSTANCE`; the host name and port when unset.
+    pub instance: Option<String>,
 }
 
 impl Default for HttpConfig {
@@ -149,6 +152,7 @@ impl Default for HttpConfig {
             idle_timeout: Duration::from_secs(60),
             auth_failures_per_minute: 10,
             secure_cookies: false,
+            instance: None,
         }
     }
 }

@@ -67,7 +67,8 @@ impl Application {
         let listener =
             listen_on(listen).with_context(|| format!("cannot listen on {listen}; is another process using it? pass another --listen"))?;
         let address = listener.local_addr().context("cannot read the bound address")?;
-        let metrics = Arc::new(Metrics::default());
+        let instance = instance_name(settings.config.http.instance.as_deref(), address.port());
+        let metrics = Arc::new(Metrics::for_replica(Some(&instance)));
         let http_config = settings.config.http.clone();
         let state = AppState {
             pipeline: pipeline.clone(),
@@ -78,6 +79,7 @@ impl Application {
             secure_cookies: http_config.secure_cookies,
             connectors: connectors.clone(),
             outbox: outbox.clone(),
+            instance: Arc::from(instance.as_str()),
         };
         let router = http::router(state, &http_config);
         let limits = server_limits(&http_config);
@@ -237,3 +239,22 @@ fn listen_on(address: SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 const LISTEN_BACKLOG: u32 = 8192;
+
+/// This process's name among replicas: `TRIAGE_INSTANCE`, the config's `[http] instance`, or
+/// the host name and the port it serves on (two processes on one machine differ by port).
+fn instance_name(configured: Option<&str>, port: u16) -> String {
+    let chosen = std::env::var("TRIAGE_INSTANCE").ok().or(configured.map(str::to_string)).filter(|n| !n.trim().is_empty());
+    chosen.map(|n| n.trim().to_string()).unwrap_or_else(|| format!("{}:{port}", host_name()))
+}
+
+fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its whole length, which is what gethostname is told; the
+    // name is read only up to its first NUL, within the buffer.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let len = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    match std::str::from_utf8(&buf[..len]) {
+        Ok(name) if ok && !name.is_empty() => name.to_string(),
+        _ => "triage".to_string(),
+    }
+}

@@ -12,10 +12,17 @@ pub async fn live() -> Json<Value> {
 }
 
 /// Ready when the database takes reads and writes (see `Store::ping`): a full disk makes it
-/// unready, so that a load balancer sends tickets to a process that can store them.
+/// unready, so that a load balancer sends tickets to a process that can store them. Says which
+/// replica answered and which database it checked.
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let (instance, database) = (&*state.instance, state.pipeline.store().backend());
     match state.pipeline.store().ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({"status": "ready"}))),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable", "error": e.to_string()}))),
+        Ok(()) => (StatusCode::OK, Json(json!({"status": "ready", "instance": instance, "database": {"backend": database, "ok": true}}))),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(
+                json!({"status": "unavailable", "instance": instance, "database": {"backend": database, "ok": false}, "error": e.to_string()}),
+            ),
+        ),
     }
 }

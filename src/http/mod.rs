@@ -51,6 +51,8 @@ pub struct AppState {
     /// Configured helpdesks, whose webhooks are answered.
     pub connectors: crate::helpdesk::Connectors,
     pub outbox: crate::helpdesk::outbox::Outbox,
+    /// This process's name among replicas (see `HttpConfig::instance`).
+    pub instance: Arc<str>,
 }
 
 /// An error as API clients see it: a status and `{"error": "..."}`.

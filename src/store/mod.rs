@@ -71,6 +71,13 @@ pub struct Store {
     path: String,
 }
 
+impl Store {
+    /// Which kind of database this store is: `sqlite` (the only backend so far).
+    pub fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+}
+
 /// How a store is opened.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StoreOptions {

@@ -109,7 +109,7 @@ async fn a_client_over_its_connection_cap_is_refused_and_others_are_still_served
     let ok = app.client.get(format!("{}/healthz", app.base)).send().await.unwrap();
     assert_eq!(ok.status(), 200);
     let metrics = app.get("/metrics").send().await.unwrap().text().await.unwrap();
-    assert!(metrics.lines().any(|l| l.starts_with("triage_connections_refused_total 1")), "{metrics}");
+    assert_eq!(crate::support::metric_value(&metrics, "triage_connections_refused_total"), Some(1.0), "{metrics}");
     drop(held);
     app.stop().await;
 }
@@ -154,8 +154,7 @@ async fn at_the_cap_in_all_a_new_client_takes_the_place_of_the_oldest_connection
     let (again, _) = read_until_closed(&mut answered, Duration::from_millis(500)).await;
     assert!(again.starts_with("HTTP/1.1 200"), "an answered connection keeps its place: {again}");
     let metrics = app.get("/metrics").send().await.unwrap().text().await.unwrap();
-    let evicted =
-        metrics.lines().find_map(|l| l.strip_prefix("triage_connections_evicted_total ")).and_then(|v| v.trim().parse::<f64>().ok());
+    let evicted = crate::support::metric_value(&metrics, "triage_connections_evicted_total");
     assert_eq!(evicted, Some(1.0), "{metrics}");
     drop(stalled);
     app.stop().await;
@@ -226,7 +225,7 @@ async fn guessing_the_token_is_slowed_to_a_few_tries_a_minute() {
     let metrics_app = spawn_app(Some(API_TOKEN), "127.0.0.1:0").await;
     let _ = metrics_app.client.get(format!("{}/v1/stats", metrics_app.base)).bearer_auth("guess").send().await.unwrap();
     let m = metrics_app.get("/metrics").send().await.unwrap().text().await.unwrap();
-    assert!(m.lines().any(|l| l.starts_with("triage_auth_failures_total 1")), "{m}");
+    assert_eq!(crate::support::metric_value(&m, "triage_auth_failures_total"), Some(1.0), "{m}");
     metrics_app.stop().await;
     app.stop().await;
 }

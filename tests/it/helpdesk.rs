@@ -91,7 +91,8 @@ async fn a_signed_zendesk_webhook_leads_to_exactly_one_internal_note_with_auth_a
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(fake.requests().len(), 1, "a posted reply is never posted again");
     let metrics = app.get("/metrics").send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains(r#"triage_helpdesk_deliveries_total{helpdesk="zendesk",outcome="sent"} 1"#), "{metrics}");
+    let sample = |name: &str, labels: &str| metrics.lines().any(|l| l.starts_with(&format!("{name}{{replica=")) && l.ends_with(labels));
+    assert!(sample("triage_helpdesk_deliveries_total", r#",helpdesk="zendesk",outcome="sent"} 1"#), "{metrics}");
     app.stop().await;
 }
 
@@ -138,7 +139,8 @@ async fn a_bad_signature_a_stale_timestamp_or_no_signature_gets_401_and_stores_n
     }
     assert_eq!(case_count(&app).await, 0);
     let metrics = app.get("/metrics").send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains(r#"triage_helpdesk_webhook_rejections_total{helpdesk="zendesk"} 4"#), "{metrics}");
+    let sample = |name: &str, labels: &str| metrics.lines().any(|l| l.starts_with(&format!("{name}{{replica=")) && l.ends_with(labels));
+    assert!(sample("triage_helpdesk_webhook_rejections_total", r#",helpdesk="zendesk"} 4"#), "{metrics}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(fake.requests().is_empty());
     app.stop().await;

@@ -215,7 +215,29 @@ async fn without_a_token_the_server_binds_only_to_loopback() {
     let r = app.client.post(format!("{}/v1/tickets", app.base)).json(&json!({"id": 1, "body": "appKey 401 help"})).send().await.unwrap();
     assert_eq!(r.status(), 201, "open on loopback");
     let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("triage_classifications_total{category=\"auth-unspecified\"} 1"), "{metrics}");
+    let port = app.address.port();
+    let line = metrics.lines().find(|l| l.starts_with("triage_classifications_total{")).unwrap_or_default();
+    assert!(line.contains(&format!(":{port}\",category=\"auth-unspecified\"}} 1")), "named by host and port by default: {metrics}");
     assert!(metrics.contains("triage_http_request_duration_seconds_bucket"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn every_metric_and_the_readiness_probe_name_the_replica_that_answered() {
+    let mut config = triage::config::Config::default();
+    config.http.instance = Some("replica-a".into());
+    let app = crate::support::app::spawn_app_with(config, None, "127.0.0.1:0").await;
+    let r = app.client.post(format!("{}/v1/tickets", app.base)).json(&json!({"id": 1, "body": "appKey 401 help"})).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    let samples: Vec<&str> = metrics.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).collect();
+    assert!(samples.len() > 10, "{metrics}");
+    for line in &samples {
+        assert!(line.contains("replica=\"replica-a\""), "every sample names the replica: {line}");
+    }
+    let ready: Value = app.client.get(format!("{}/readyz", app.base)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["instance"], "replica-a");
+    assert_eq!(ready["database"], json!({"backend": "sqlite", "ok": true}));
     app.stop().await;
 }

@@ -11,3 +11,13 @@ pub fn assert_not_on_disk(dir: &std::path::Path, fragment: &[u8]) {
         assert!(!bytes.windows(fragment.len()).any(|w| w == fragment), "the token is on disk in {}", path.display());
     }
 }
+
+/// The value of the unlabelled metric `name` in a `/metrics` text: its one sample, whatever
+/// constant labels (the replica's name) it carries.
+pub fn metric_value(metrics: &str, name: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find(|l| l.strip_prefix(name).is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{')))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.trim().parse().ok())
+}
