@@ -63,7 +63,7 @@ fn main() {
 
 /// Each step of `classify` on its own, in microseconds per message: where the time goes.
 fn stages(texts: &[String], passes: usize) {
-    use triage::{diagnose, language, normalize, quoted, redact, tokens};
+    use triage::{diagnose, normalize, quoted, redact, tokens};
     let rules = redact::rules::SecretRules::builtin().expect("secret rules");
     let only = std::env::var("STAGES").unwrap_or_default();
     let time = |name: &str, f: &dyn Fn(&str) -> usize| {
@@ -90,9 +90,5 @@ fn stages(texts: &[String], passes: usize) {
     });
     time("redact (all)", &|t| redact::redact(t).text.len());
     time("normalise", &|t| normalize::normalise(t).0.len());
-    time("normalise+detect", &|t| {
-        let (n, h) = normalize::normalise(t);
-        language::detect(&n, h) as usize
-    });
     time("normalise+tokens", &|t| tokens::Tokens::new(&normalize::normalise(t).0).words.len());
 }

@@ -1,13 +1,11 @@
-//! Language detection for English, Portuguese and Spanish, on normalised text.
+//! Language detection for English, Portuguese and Spanish, from the words of a normalised message.
 //!
 //! Support messages are short, so a stop-word vote plus the accent marks counted during
 //! normalisation is enough. Words shared by two of the languages (`de`, `que`, `como`, `para`,
 //! `no`) are left out on purpose.
 
-use rustc_hash::FxHashMap;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
@@ -78,58 +76,9 @@ pub fn stop_words() -> [(&'static [&'static str], u8); 3] {
     [(EN, 1), (PT, 2), (ES, 4)]
 }
 
-/// Packs a word of at most 8 bytes into one integer, so that a lookup is a single multiply
-/// and compare instead of hashing a slice.
-fn key(word: &[u8]) -> u64 {
-    word.iter().fold(0u64, |k, b| (k << 8) | u64::from(*b))
-}
-
-/// Stop word key -> bit set of its languages, built once.
-fn stop_word_keys() -> &'static FxHashMap<u64, u8> {
-    static WORDS: OnceLock<FxHashMap<u64, u8>> = OnceLock::new();
-    WORDS.get_or_init(|| {
-        let mut map = FxHashMap::default();
-        for (list, bit) in stop_words() {
-            for w in list.iter().filter(|w| w.len() <= 8) {
-                *map.entry(key(w.as_bytes())).or_insert(0) |= bit;
-            }
-        }
-        map
-    })
-}
-
-/// Picks the language with the most stop-word hits; ties and silence fall back to English.
-pub fn detect(normalised: &str, hints: ScriptHints) -> Language {
-    let mut votes = Votes::default();
-    let words = stop_word_keys();
-    let mut count = |k: u64| {
-        if let Some(&bits) = words.get(&k) {
-            votes.en += u32::from(bits & 1);
-            votes.pt += u32::from(bits >> 1 & 1);
-            votes.es += u32::from(bits >> 2 & 1);
-        }
-    };
-    // One pass over the (ASCII) bytes, building each word's key as it goes.
-    let (mut k, mut len) = (0u64, 0usize);
-    for &b in normalised.as_bytes() {
-        if b.is_ascii_alphanumeric() || b == b'\'' {
-            k = (k << 8) | u64::from(b);
-            len += 1;
-        } else {
-            if (1..=8).contains(&len) {
-                count(k);
-            }
-            k = 0;
-            len = 0;
-        }
-    }
-    if (1..=8).contains(&len) {
-        count(k);
-    }
-    decide(votes, hints)
-}
-
-/// The language of a message from its stop-word votes and the accents seen while normalising.
+/// The language of a message from its stop-word votes (counted by the classifier's lexicon, in
+/// the pass that finds the concepts) and the accents seen while normalising. The most votes
+/// win; ties and silence fall back to English.
 pub fn decide(votes: Votes, hints: ScriptHints) -> Language {
     let (en, pt, es) = (votes.en, votes.pt + 2 * hints.portuguese, votes.es + 2 * hints.spanish);
     if pt > en && pt > es {
@@ -151,11 +100,11 @@ pub fn decide(votes: Votes, hints: ScriptHints) -> Language {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::normalize::normalise;
 
+    /// The language the classifier gives `text`: the votes are counted by its lexicon.
     fn lang(text: &str) -> Language {
-        let (n, h) = normalise(text);
-        detect(&n, h)
+        static CLASSIFIER: std::sync::OnceLock<crate::Classifier> = std::sync::OnceLock::new();
+        CLASSIFIER.get_or_init(|| crate::Classifier::load(None).expect("built-in pack")).classify(text).language
     }
 
     #[test]

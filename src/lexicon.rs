@@ -39,8 +39,8 @@ struct Prefix {
 /// Everything one known word means, as it is built.
 #[derive(Debug, Default)]
 struct Entry {
-    /// Concept groups this word counts for on its own: its own entry and the prefixes it
-    /// matches, worked out when the lexicon is built.
+    /// Concept groups this word is an entry of (the prefixes it matches are added to its
+    /// slot's concepts when the lexicon is built).
     groups: Vec<u32>,
     /// Some phrase starts with this word.
     starts_phrase: bool,
@@ -84,12 +84,11 @@ impl WordMap {
         }
     }
 
-    /// The number of `key`, given the next free one if it is new.
-    fn insert(&mut self, key: &str, next: u32) -> u32 {
+    fn insert(&mut self, key: &str, value: u32) {
         match pack16(key.as_bytes()) {
-            Some(k) => *self.short.entry(k).or_insert(next),
-            None => *self.long.entry(key.into()).or_insert(next),
-        }
+            Some(k) => self.short.insert(k, value),
+            None => self.long.insert(key.into(), value),
+        };
     }
 }
 
@@ -125,6 +124,12 @@ pub struct Lexicon {
 }
 
 const PREFIX_BITS: u32 = 1 << 14;
+
+/// Where `key3` is in [`Lexicon::prefix_bits`]: the word and the bit.
+fn prefix_bit(k: u32) -> (usize, u64) {
+    let at = k % PREFIX_BITS;
+    ((at / 64) as usize, 1 << (at % 64))
+}
 
 fn key3(b: &[u8]) -> Option<u32> {
     match b {
@@ -180,7 +185,8 @@ impl Lexicon {
                     let p = Prefix { text: (*one).into(), group };
                     match key3(one.as_bytes()) {
                         Some(k) => {
-                            lex.prefix_bits[((k % PREFIX_BITS) / 64) as usize] |= 1 << (k % 64);
+                            let (word, bit) = prefix_bit(k);
+                            lex.prefix_bits[word] |= bit;
                             lex.prefixes.entry(k).or_default().push(p)
                         }
                         None => lex.short.push(p),
@@ -240,7 +246,10 @@ impl Lexicon {
     /// The groups of the prefixes `word` starts with.
     fn prefix_groups<'a>(&'a self, word: &'a str) -> impl Iterator<Item = u32> + 'a {
         let listed = key3(word.as_bytes())
-            .filter(|k| self.prefix_bits[((k % PREFIX_BITS) / 64) as usize] & (1 << (k % 64)) != 0)
+            .filter(|k| {
+                let (word, bit) = prefix_bit(*k);
+                self.prefix_bits[word] & bit != 0
+            })
             .and_then(|k| self.prefixes.get(&k))
             .map(Vec::as_slice)
             .unwrap_or_default();
@@ -254,7 +263,7 @@ impl Lexicon {
         let mut votes = Votes::default();
         for i in 0..n {
             let word = tokens.text(i);
-            let Some(slot) = self.words.get(word).and_then(|s| self.slots.get(s as usize)) else {
+            let Some((index, slot)) = self.words.get(word).and_then(|s| Some((s, self.slots.get(s as usize)?))) else {
                 for g in self.prefix_groups(word) {
                     out.extend(self.groups[g as usize].iter().map(|c| (*c, i as u32, i as u32)));
                 }
@@ -273,7 +282,7 @@ impl Lexicon {
             };
             if slot.flags & HAS_PREFIX_PAIRS != 0 {
                 let next = tokens.text(i + 1);
-                let pairs = self.words.get(word).and_then(|s| self.prefix_pairs.get(&s)).map(Vec::as_slice).unwrap_or_default();
+                let pairs = self.prefix_pairs.get(&index).map(Vec::as_slice).unwrap_or_default();
                 for p in pairs.iter().filter(|p| next.starts_with(&*p.second)) {
                     push(p.group, i + 1);
                 }

@@ -68,7 +68,7 @@ impl Application {
             listen_on(listen).with_context(|| format!("cannot listen on {listen}; is another process using it? pass another --listen"))?;
         let address = listener.local_addr().context("cannot read the bound address")?;
         let instance = instance_name(settings.config.http.instance.as_deref(), address.port());
-        let metrics = Arc::new(Metrics::for_replica(Some(&instance)));
+        let metrics = Arc::new(Metrics::for_replica(&instance));
         let http_config = settings.config.http.clone();
         let state = AppState {
             pipeline: pipeline.clone(),
@@ -240,11 +240,14 @@ fn listen_on(address: SocketAddr) -> std::io::Result<TcpListener> {
 
 const LISTEN_BACKLOG: u32 = 8192;
 
-/// This process's name among replicas: `TRIAGE_INSTANCE`, the config's `[http] instance`, or
-/// the host name and the port it serves on (two processes on one machine differ by port).
+/// This process's name among replicas: `[http] instance` (which `TRIAGE_INSTANCE` overrides,
+/// in `triage serve`), or the host name and the port it serves on (two processes on one
+/// machine differ by port).
 fn instance_name(configured: Option<&str>, port: u16) -> String {
-    let chosen = std::env::var("TRIAGE_INSTANCE").ok().or(configured.map(str::to_string)).filter(|n| !n.trim().is_empty());
-    chosen.map(|n| n.trim().to_string()).unwrap_or_else(|| format!("{}:{port}", host_name()))
+    match configured.map(str::trim).filter(|n| !n.is_empty()) {
+        Some(name) => name.to_string(),
+        None => format!("{}:{port}", host_name()),
+    }
 }
 
 fn host_name() -> String {

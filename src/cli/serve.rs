@@ -23,6 +23,9 @@ pub async fn run(mut config: Config, rules: Option<&Path>, database: Option<&str
     if args.shards.is_some() {
         config.discord.shards = args.shards;
     }
+    if let Some(name) = std::env::var("TRIAGE_INSTANCE").ok().filter(|n| !n.trim().is_empty()) {
+        config.http.instance = Some(name);
+    }
     let discord_token = std::env::var("DISCORD_TOKEN").ok();
     let settings = Settings {
         listen: args.listen.or(config.http.listen).unwrap_or(DEFAULT_LISTEN),

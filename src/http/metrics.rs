@@ -69,21 +69,12 @@ pub struct HelpdeskLabel {
     pub helpdesk: String,
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        Metrics::for_replica(None)
-    }
-}
-
 impl Metrics {
     /// Metrics whose every sample carries `replica="NAME"`, so that the processes behind one
     /// load balancer can be told apart. Not `instance`: Prometheus sets that label itself from
     /// the scrape target, and renames a scraped one to `exported_instance`.
-    pub fn for_replica(replica: Option<&str>) -> Metrics {
-        let mut registry = match replica {
-            Some(name) => Registry::with_prefix_and_labels("triage", [("replica".into(), name.to_string().into())].into_iter()),
-            None => Registry::with_prefix("triage"),
-        };
+    pub fn for_replica(replica: &str) -> Metrics {
+        let mut registry = Registry::with_prefix_and_labels("triage", [("replica".into(), replica.to_string().into())].into_iter());
         let requests = Family::<RequestLabels, Counter>::default();
         let latency = Family::<RouteLabel, Histogram>::new_with_constructor(|| {
             Histogram::new([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0].into_iter())

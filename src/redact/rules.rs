@@ -429,10 +429,12 @@ pub fn token_fragment_in(text: &str, token: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn keywords_that_overlap_in_a_text_still_run_every_rule_they_belong_to() {
-        let rules = super::SecretRules::builtin().expect("built-in rules");
-        let keywords: Vec<String> = super::EMBEDDED
+        let rules = SecretRules::builtin().expect("built-in rules");
+        let keywords: Vec<String> = EMBEDDED
             .1
             .lines()
             .filter(|l| l.starts_with("keywords"))
@@ -455,15 +457,11 @@ mod tests {
         for text in texts.iter().flat_map(|t| [t.clone(), t.to_ascii_uppercase()]) {
             let wanted = rules.wanted(&text);
             for m in rules.keywords.find_overlapping_iter(&text) {
-                {
-                    let r = &rules.keyword_rule[m.pattern().as_usize()];
-                    assert!(wanted[*r], "{text:?}: rule `{}` is not run ({:?})", rules.rules[*r].id, &text[m.range()]);
-                }
+                let r = rules.keyword_rule[m.pattern().as_usize()];
+                assert!(wanted[r], "{text:?}: rule `{}` is not run ({:?})", rules.rules[r].id, &text[m.range()]);
             }
         }
     }
-
-    use super::*;
 
     #[test]
     fn the_built_in_secret_rules_compile_and_every_example_holds() {

@@ -12,11 +12,18 @@ use serde_json::json;
 use triage::config::Config;
 use triage::startup::{Application, Settings};
 
-fn chromium() -> Option<PathBuf> {
-    ["chromium", "chromium-browser", "google-chrome"].iter().find_map(|name| {
+/// The browser to test with; without one, says the test is skipped (and fails under CI, which
+/// must have it).
+fn chromium_or_skip() -> Option<PathBuf> {
+    let found = ["chromium", "chromium-browser", "google-chrome"].iter().find_map(|name| {
         let out = Command::new("which").arg(name).output().ok()?;
         out.status.success().then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
-    })
+    });
+    if found.is_none() {
+        assert!(std::env::var_os("CI").is_none(), "CI must install chromium (see .ci/run)");
+        eprintln!("skipped: no chromium on this machine (apt-get install chromium)");
+    }
+    found
 }
 
 fn browser(bin: &PathBuf, profile: &std::path::Path, args: &[&str]) -> std::process::Output {
@@ -61,11 +68,7 @@ async fn serve() -> (String, tokio::sync::oneshot::Sender<()>, tokio::task::Join
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboard_renders_visible_labelled_charts_in_headless_chromium() {
-    let Some(bin) = chromium() else {
-        assert!(std::env::var_os("CI").is_none(), "CI must install chromium (see .ci/run)");
-        eprintln!("skipped: no chromium on this machine (apt-get install chromium)");
-        return;
-    };
+    let Some(bin) = chromium_or_skip() else { return };
     let (base, stop, server, _dir) = serve().await;
     let client = reqwest::Client::new();
     let bodies = [
@@ -107,11 +110,7 @@ async fn dashboard_renders_visible_labelled_charts_in_headless_chromium() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_case_browser_filters_and_a_case_page_shows_its_highlighted_spans_in_headless_chromium() {
-    let Some(bin) = chromium() else {
-        assert!(std::env::var_os("CI").is_none(), "CI must install chromium (see .ci/run)");
-        eprintln!("skipped: no chromium on this machine (apt-get install chromium)");
-        return;
-    };
+    let Some(bin) = chromium_or_skip() else { return };
     let (base, stop, server, _dir) = serve().await;
     let client = reqwest::Client::new();
     let bodies = [

@@ -814,6 +814,19 @@ async fn wrong_answer_on_our_reply_asks_for_the_right_category_records_it_and_de
     h.stop().await;
 }
 
+/// Asks a question in the test guild as message `id`, waits for its answer, and returns how
+/// many times the slash commands were registered by then (the setup that registers them runs
+/// before any event is handled).
+async fn answer_then_count_registrations(h: &Harness, id: u64) -> usize {
+    h.fake.dispatch(
+        "MESSAGE_CREATE",
+        message(id, CHANNEL, person(42), "I made a new app key an hour ago and all my requests get 403. Does the key need a role?"),
+    );
+    h.fake.wait_for(|r| r.method == "POST" && r.path.ends_with(&format!("{CHANNEL}/messages")), 1).await;
+    assert_eq!(h.case_of(id).await.reply_status, ReplyStatus::Sent);
+    h.fake.requests().into_iter().filter(|r| r.method == "PUT" && r.path.ends_with("/commands")).count()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_process_given_one_shard_identifies_as_it_answers_its_guild_and_leaves_the_commands_to_shard_zero() {
     // The test guild's events go to shard (GUILD_ID >> 22) % 2, as Discord routes them.
@@ -821,13 +834,7 @@ async fn a_process_given_one_shard_identifies_as_it_answers_its_guild_and_leaves
     let starting = spawn(FakeDiscord::start().await, &format!("debounce = \"0s\"\nshards = \"{ours}/2\"\n"));
     assert_eq!(starting.fake.wait_identified(1).await, [[ours, 2]]);
     let h = starting.open().await;
-    h.fake.dispatch(
-        "MESSAGE_CREATE",
-        message(12001, CHANNEL, person(42), "I made a new app key an hour ago and all my requests get 403. Does the key need a role?"),
-    );
-    h.fake.wait_for(|r| r.method == "POST" && r.path.ends_with(&format!("{CHANNEL}/messages")), 1).await;
-    assert_eq!(h.case_of(12001).await.reply_status, ReplyStatus::Sent);
-    let registered = h.fake.requests().into_iter().filter(|r| r.method == "PUT" && r.path.ends_with("/commands")).count();
+    let registered = answer_then_count_registrations(&h, 12001).await;
     assert_eq!(registered, usize::from(ours == 0), "only the process holding shard 0 registers commands");
     assert_eq!(h.fake.wait_identified(1).await.len(), 1, "no other shard was started");
     h.stop().await;
@@ -839,13 +846,7 @@ async fn without_a_shard_setting_the_bot_runs_every_shard_discord_recommends_and
     assert_eq!(starting.fake.wait_identified(2).await, [[0, 2], [1, 2]]);
     starting.fake.wait_ready().await;
     let h = starting.open().await;
-    h.fake.dispatch(
-        "MESSAGE_CREATE",
-        message(12101, CHANNEL, person(42), "I made a new app key an hour ago and all my requests get 403. Does the key need a role?"),
-    );
-    h.fake.wait_for(|r| r.method == "POST" && r.path.ends_with(&format!("{CHANNEL}/messages")), 1).await;
-    assert_eq!(h.case_of(12101).await.reply_status, ReplyStatus::Sent);
-    let registered = h.fake.requests().into_iter().filter(|r| r.method == "PUT" && r.path.ends_with("/commands")).count();
+    let registered = answer_then_count_registrations(&h, 12101).await;
     assert_eq!(registered, 1, "one registration for the application, not one per shard");
     h.stop().await;
 }
