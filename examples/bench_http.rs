@@ -34,7 +34,7 @@ async fn main() -> anyhow::Result<()> {
         listen: "127.0.0.1:0".parse()?,
         api_token: Some("bench-token".into()),
         discord_token: None,
-        database: dir.path().join("bench.db"),
+        database: dir.path().join("bench.db").into(),
         rules: None,
         config: Config::default(),
         connectors: None,

@@ -2,8 +2,9 @@
 //! message -> redact -> classify -> store -> reply decision.
 //!
 //! Classification is pure and runs outside any transaction; the history lookup, the decision
-//! and the insert run in one transaction on the single writer connection, so a re-delivered
-//! message is seen as a duplicate however the deliveries interleave.
+//! and the insert run in one write transaction (see `store/write.rs` for how each backend keeps
+//! concurrent writers apart), so a re-delivered message is seen as a duplicate however the
+//! deliveries interleave, and on however many processes.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -12,6 +13,7 @@ use crate::classify::{Classification, Classifier};
 use crate::language::Language;
 use crate::respond::{self, Channel, Decision, History, Policy};
 use crate::store::history::HistoryQuery;
+use crate::store::write::CaseWriter;
 use crate::store::{self, CaseRecord, NewCase, ReplyStatus, Source, Store, StoreError};
 
 /// A message as an adapter hands it over.
@@ -221,12 +223,11 @@ impl Core {
     async fn write(self: &Arc<Self>, jobs: Vec<Job>, expect_new: bool) -> Result<Vec<Written>, StoreError> {
         let core = self.clone();
         self.store
-            .write(move |conn| {
-                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                let written = core.record_all(&tx, &jobs, expect_new)?;
-                store::browse::index_new_cases(&tx)?;
-                tx.commit()?;
-                Ok(written)
+            .write_cases(move |w| {
+                if w.needs_locks() {
+                    w.lock(&lock_keys(&jobs))?;
+                }
+                core.record_all(w, &jobs, expect_new)
             })
             .await
     }
@@ -239,21 +240,20 @@ impl Core {
     /// the insert find stored source ids instead; a chunk where it finds any is rolled back and
     /// redone with checks, and checks stay on until a chunk has no duplicates. A first import
     /// then never pays for the check, and a re-run (all duplicates) redoes one chunk per batch.
-    fn record_all(&self, conn: &rusqlite::Connection, jobs: &[Job], expect_new: bool) -> rusqlite::Result<Vec<Written>> {
+    fn record_all(&self, w: &mut dyn CaseWriter, jobs: &[Job], expect_new: bool) -> Result<Vec<Written>, StoreError> {
         let mut written = Vec::with_capacity(jobs.len());
         let mut check = !expect_new;
         for chunk in jobs.chunks(store::cases::INSERT_CHUNK) {
             if !check {
-                conn.prepare_cached("SAVEPOINT chunk")?.execute([])?;
-                if let Some(done) = self.record_chunk(conn, chunk, false)? {
-                    conn.prepare_cached("RELEASE chunk")?.execute([])?;
+                w.savepoint()?;
+                if let Some(done) = self.record_chunk(w, chunk, false)? {
+                    w.end_savepoint(false)?;
                     written.extend(done);
                     continue;
                 }
-                conn.prepare_cached("ROLLBACK TO chunk")?.execute([])?;
-                conn.prepare_cached("RELEASE chunk")?.execute([])?;
+                w.end_savepoint(true)?;
             }
-            let done = self.record_chunk(conn, chunk, true)?.ok_or_else(|| impossible("a checked chunk met a stored case"))?;
+            let done = self.record_chunk(w, chunk, true)?.ok_or_else(|| w.impossible("a checked chunk met a stored case"))?;
             check = !expect_new || done.iter().any(|w| matches!(w, Written::Duplicate(_)));
             written.extend(done);
         }
@@ -266,7 +266,7 @@ impl Core {
     /// Without `check`, source ids are not looked up first. If the insert then finds one
     /// stored, the history of the chunk's later cases may have counted that case twice (once
     /// stored, once from memory), so this returns `None` and the caller rolls the chunk back.
-    fn record_chunk(&self, conn: &rusqlite::Connection, jobs: &[Job], check: bool) -> rusqlite::Result<Option<Vec<Written>>> {
+    fn record_chunk(&self, w: &mut dyn CaseWriter, jobs: &[Job], check: bool) -> Result<Option<Vec<Written>>, StoreError> {
         enum Slot {
             Stored(i64),
             /// The n-th new case of this chunk.
@@ -280,7 +280,7 @@ impl Core {
         let mut tickets = Vec::with_capacity(jobs.len());
         for Job { msg, classification: c, channel, delivery } in jobs {
             if check {
-                if let Some(id) = store::cases::stored_id(conn, msg.source, &msg.source_id)? {
+                if let Some(id) = w.stored_id(msg.source, &msg.source_id)? {
                     slots.push(Slot::Stored(id));
                     continue;
                 }
@@ -299,14 +299,14 @@ impl Core {
                     // its decision only records whether the case recurs, not how often.
                     let cooldown = (!channel.backlog).then_some(self.policy.cooldown_secs);
                     let count_up_to = if channel.backlog { 1 } else { store::history::PRIOR_CAP };
-                    let mut h = store::history::lookup(conn, &query, self.policy.recurrence_window_secs, count_up_to, cooldown)?;
+                    let mut h = w.history(&query, self.policy.recurrence_window_secs, count_up_to, cooldown)?;
                     add_chunk_history(&mut h, &fresh, &query, self.policy.recurrence_window_secs);
                     // A later message of a ticket or a thread is a follow-up, not a new question.
                     if let Some(thread) = msg.thread_id.as_deref() {
                         let replied = |e: &&NewCase| matches!(e.reply_status, ReplyStatus::Sent | ReplyStatus::Pending);
                         h.answered_in_thread =
                             fresh.iter().filter(replied).any(|e| e.thread_id.as_deref() == Some(thread) && e.category == category)
-                                || store::history::answered_in_thread(conn, thread, category)?;
+                                || w.answered_in_thread(thread, category)?;
                     }
                     h
                 }
@@ -331,18 +331,18 @@ impl Core {
             decisions.push(decision);
         }
         let mut ids = Vec::with_capacity(fresh.len());
-        for (case, id) in fresh.iter().zip(store::cases::insert_many(conn, &fresh)?) {
+        for (case, id) in fresh.iter().zip(w.insert_cases(&fresh)?) {
             match id {
                 Some(id) => ids.push(id),
                 None if !check => return Ok(None),
-                None => return Err(impossible(&format!("case {} appeared between its duplicate check and its insert", case.source_id))),
+                None => return Err(w.impossible(&format!("case {} appeared between its duplicate check and its insert", case.source_id))),
             }
         }
         // The reply is on its way from the moment the case is: same transaction.
         let now_ms = crate::helpdesk::outbox::now_ms();
         for (id, ticket) in ids.iter().zip(&tickets) {
             if let Some(delivery) = ticket {
-                store::outbox::insert(conn, *id, delivery, now_ms)?;
+                w.insert_delivery(*id, delivery, now_ms)?;
             }
         }
         let mut handled: Vec<Option<Handled>> = fresh
@@ -355,7 +355,7 @@ impl Core {
         for slot in slots {
             written.push(match slot {
                 Slot::Stored(id) => Written::Duplicate(id),
-                Slot::New(n) => Written::New(Box::new(handled[n].take().ok_or_else(|| impossible("a new case was answered twice"))?)),
+                Slot::New(n) => Written::New(Box::new(handled[n].take().ok_or_else(|| w.impossible("a new case was answered twice"))?)),
                 Slot::Repeat(n) => Written::Duplicate(ids[n]),
             });
         }
@@ -363,10 +363,23 @@ impl Core {
     }
 }
 
-/// A state that one writer connection inside one transaction rules out: reported as an error
-/// rather than guessed around.
-fn impossible(what: &str) -> rusqlite::Error {
-    rusqlite::Error::ToSqlConversionFailure(format!("internal error: {what}").into())
+/// What a group's transaction locks on a backend with several writers (see `store/write.rs`):
+/// each source id, so that two processes never both insert it, and each identity and thread the
+/// group's decisions read the history of, so that two processes never decide on the same
+/// history at once.
+fn lock_keys(jobs: &[Job]) -> Vec<String> {
+    let mut keys = Vec::with_capacity(jobs.len() * 3);
+    for Job { msg, classification: c, .. } in jobs {
+        keys.push(format!("source\u{1f}{}\u{1f}{}", msg.source.as_str(), msg.source_id));
+        if let Some(category) = c.category.as_deref() {
+            for (kind, who) in [("author", &msg.author), ("account", &msg.account), ("thread", &msg.thread_id)] {
+                if let Some(who) = who {
+                    keys.push(format!("{kind}\u{1f}{who}\u{1f}{category}"));
+                }
+            }
+        }
+    }
+    keys
 }
 
 /// Adds what earlier cases of the same chunk (not inserted yet) say about this query.

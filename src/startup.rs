@@ -25,7 +25,7 @@ pub struct Settings {
     pub api_token: Option<String>,
     /// `DISCORD_TOKEN`.
     pub discord_token: Option<String>,
-    pub database: PathBuf,
+    pub database: crate::store::DatabaseLocation,
     pub rules: Option<PathBuf>,
     pub config: Config,
     /// Helpdesk connectors; `None`: built from `[helpdesk.*]` and the environment's secrets.
@@ -55,7 +55,13 @@ impl Application {
         };
         let outbox = crate::helpdesk::outbox::Outbox::default();
         let classifier = Arc::new(Classifier::load(settings.rules.as_deref())?.with_threshold(settings.config.threshold));
-        let store = Store::open_with(&settings.database, StoreOptions { max_mb: settings.config.database_max_mb }).await?;
+        let store = Store::connect(&settings.database, StoreOptions { max_mb: settings.config.database_max_mb }).await?;
+        if store.backend() == "postgres" && !connectors.is_empty() {
+            anyhow::bail!(
+                "the helpdesk connectors post replies through the outbox, which runs on SQLite only so far; \
+                 remove the [helpdesk.*] sections (the generic /v1/tickets webhook works) or use a SQLite database"
+            );
+        }
         let pipeline = Pipeline::new(classifier, store, settings.config.policy());
         let api_token = settings.api_token.and_then(|t| api_token(&t));
         // Without a token the API is open, so it must not be reachable from other machines.

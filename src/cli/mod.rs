@@ -135,13 +135,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// empty one and report zero cases.
 async fn existing_store(flag: Option<&str>, config: &Config) -> anyhow::Result<Store> {
     let location = DatabaseLocation::resolve(flag, config.database.as_deref());
-    if !location.0.exists() {
-        anyhow::bail!(
-            "no database at {}: check --database or DATABASE_URL, or create one with `triage import` or `triage serve`",
-            location.0.display()
-        );
+    if !location.exists() {
+        anyhow::bail!("no database at {location}: check --database or DATABASE_URL, or create one with `triage import` or `triage serve`");
     }
-    Ok(Store::open(&location.0).await?)
+    Ok(Store::connect(&location, crate::store::StoreOptions::default()).await?)
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -150,7 +147,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 pub async fn open_store(flag: Option<&str>, config: &Config) -> anyhow::Result<Store> {
     let location = DatabaseLocation::resolve(flag, config.database.as_deref());
-    Ok(Store::open_with(&location.0, crate::store::StoreOptions { max_mb: config.database_max_mb }).await?)
+    Ok(Store::connect(&location, crate::store::StoreOptions { max_mb: config.database_max_mb }).await?)
 }
 
 /// The JSON of line `line_no` (from 1) of a JSON lines file: without its `\n` or `\r\n`, and on

@@ -31,12 +31,12 @@ pub async fn run(mut config: Config, rules: Option<&Path>, database: Option<&str
         listen: args.listen.or(config.http.listen).unwrap_or(DEFAULT_LISTEN),
         api_token: std::env::var("TRIAGE_API_TOKEN").ok(),
         discord_token: discord_token.clone(),
-        database: DatabaseLocation::resolve(database, config.database.as_deref()).0,
+        database: DatabaseLocation::resolve(database, config.database.as_deref()),
         rules: rules.map(Path::to_path_buf),
         config,
         connectors: None,
     };
-    let database = settings.database.display().to_string();
+    let database = settings.database.to_string();
     let app = Application::build(settings).await?;
     eprintln!("triage: dashboard at http://{}/ (database {database})", app.address());
     if discord_token.as_deref().is_none_or(|t| t.trim().is_empty()) {

@@ -88,6 +88,9 @@ impl IntoResponse for ApiError {
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
+        if let crate::store::StoreError::NotOnPostgres { .. } = e {
+            return ApiError::new(StatusCode::NOT_IMPLEMENTED, e.to_string());
+        }
         tracing::error!(error = %e, "database error");
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the case store is unavailable; try again shortly")
     }

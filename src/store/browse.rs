@@ -237,7 +237,7 @@ impl Store {
             q.push(format!(" AND {id} < ")).push_bind(before);
         }
         q.push(format!(" ORDER BY {id} DESC LIMIT ")).push_bind(i64::from(limit) + 1);
-        let rows = q.build().fetch_all(&self.read).await.map_err(|e| self.err(e))?;
+        let rows = q.build().fetch_all(&self.sqlite("the case browser")?.read).await.map_err(|e| self.err(e))?;
         let mut cases = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))?;
         let next_before = if cases.len() > limit as usize {
             cases.truncate(limit as usize);
@@ -265,7 +265,7 @@ impl Store {
             list.push_bind(*id);
         }
         q.push(")");
-        let rows = q.build().fetch_all(&self.read).await.map_err(|e| self.err(e))?;
+        let rows = q.build().fetch_all(&self.sqlite("the case browser")?.read).await.map_err(|e| self.err(e))?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect())
     }
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use rusqlite::OptionalExtension;
 use sqlx::{Row, SqliteConnection};
 
-use super::{Store, StoreError};
+use super::{Db, Store, StoreError};
 use crate::diagnose::Finding;
 use crate::language::Language;
 use crate::respond::Suppression;
@@ -139,7 +139,17 @@ impl CaseRecord {
 
 pub(super) const COLUMNS: &str = "id, source, source_id, guild_id, channel_id, thread_id, origin, author, account, received_at, language, category, confidence, rules, findings, secrets_found, escalate_to_sponsor, recurring, recurrence_escalation, reply_text, reply_status, suppressed_reason, reply_ref, text, burst_of, taken_over_by, taken_over_at";
 
-pub(super) fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<CaseRecord, sqlx::Error> {
+/// A case from a row of either backend (SQLite's 0/1 flags and PostgreSQL's booleans both
+/// decode as `bool`).
+pub(super) fn from_row<'r, R>(row: &'r R) -> Result<CaseRecord, sqlx::Error>
+where
+    R: Row,
+    &'r str: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    f64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
     let rules: String = row.try_get("rules")?;
     let findings: String = row.try_get("findings")?;
     let language: String = row.try_get("language")?;
@@ -150,7 +160,7 @@ pub(super) fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<CaseRecord, sqlx
         taken_over_by: row.try_get("taken_over_by")?,
         taken_over_at: row.try_get("taken_over_at")?,
         case: NewCase {
-            source: Source::parse(row.try_get::<&str, _>("source")?),
+            source: Source::parse(&row.try_get::<String, _>("source")?),
             source_id: row.try_get("source_id")?,
             guild_id: row.try_get("guild_id")?,
             channel_id: row.try_get("channel_id")?,
@@ -169,7 +179,7 @@ pub(super) fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<CaseRecord, sqlx
             recurring: row.try_get("recurring")?,
             recurrence_escalation: row.try_get("recurrence_escalation")?,
             reply_text: row.try_get("reply_text")?,
-            reply_status: ReplyStatus::parse(row.try_get::<&str, _>("reply_status")?),
+            reply_status: ReplyStatus::parse(&row.try_get::<String, _>("reply_status")?),
             suppressed_reason: reason.as_deref().and_then(Suppression::parse),
             text: row.try_get("text")?,
             burst_of: row.try_get("burst_of")?,
@@ -283,20 +293,32 @@ pub async fn get_on(conn: &mut SqliteConnection, id: i64) -> Result<Option<CaseR
 
 impl Store {
     pub async fn case(&self, id: i64) -> Result<Option<CaseRecord>, StoreError> {
-        let mut conn = self.read.acquire().await.map_err(|e| self.err(e))?;
+        let db = match &self.db {
+            Db::Sqlite(db) => db,
+            Db::Postgres(pg) => return pg.case(&self.path, id).await,
+        };
+        let mut conn = db.read.acquire().await.map_err(|e| self.err(e))?;
         get_on(&mut conn, id).await.map_err(|e| self.err(e))
     }
 
     pub async fn case_by_source(&self, source: Source, source_id: &str) -> Result<Option<CaseRecord>, StoreError> {
-        let mut conn = self.read.acquire().await.map_err(|e| self.err(e))?;
+        let db = match &self.db {
+            Db::Sqlite(db) => db,
+            Db::Postgres(pg) => return pg.case_by_source(&self.path, source, source_id).await,
+        };
+        let mut conn = db.read.acquire().await.map_err(|e| self.err(e))?;
         find_by_source(&mut conn, source, source_id).await.map_err(|e| self.err(e))
     }
 
     /// The case our reply (a platform message id) answered, for feedback by reaction.
     pub async fn case_by_reply_ref(&self, reply_ref: &str) -> Result<Option<i64>, StoreError> {
+        let db = match &self.db {
+            Db::Sqlite(db) => db,
+            Db::Postgres(pg) => return pg.case_by_reply_ref(&self.path, reply_ref).await,
+        };
         let row = sqlx::query("SELECT id FROM cases WHERE reply_ref = ?1")
             .bind(reply_ref)
-            .fetch_optional(&self.read)
+            .fetch_optional(&db.read)
             .await
             .map_err(|e| self.err(e))?;
         Ok(row.map(|r| r.get::<i64, _>(0)))
@@ -304,11 +326,15 @@ impl Store {
 
     /// Records how delivery of a reply went.
     pub async fn set_reply_status(&self, id: i64, status: ReplyStatus, reply_ref: Option<&str>) -> Result<(), StoreError> {
+        let db = match &self.db {
+            Db::Sqlite(db) => db,
+            Db::Postgres(pg) => return pg.set_reply_status(&self.path, id, status, reply_ref).await,
+        };
         sqlx::query("UPDATE cases SET reply_status = ?2, reply_ref = COALESCE(?3, reply_ref) WHERE id = ?1")
             .bind(id)
             .bind(status.as_str())
             .bind(reply_ref)
-            .execute(&self.write)
+            .execute(&db.write)
             .await
             .map_err(|e| self.err(e))?;
         Ok(())
@@ -322,6 +348,10 @@ impl Store {
         c: &crate::classify::Classification,
         reply: Option<ReplyChange>,
     ) -> Result<(), StoreError> {
+        let db = match &self.db {
+            Db::Sqlite(db) => db,
+            Db::Postgres(pg) => return pg.update_after_edit(&self.path, id, c, reply).await,
+        };
         let rules = serde_json::to_string(&c.rules).unwrap_or_else(|_| "[]".into());
         let findings = serde_json::to_string(&c.findings).unwrap_or_else(|_| "[]".into());
         let (reply_text, status, reason) = match &reply {
@@ -348,7 +378,7 @@ impl Store {
         .bind(reply_text)
         .bind(status)
         .bind(reason)
-        .execute(&self.write)
+        .execute(&db.write)
         .await
         .map_err(|e| self.err(e))?;
         Ok(())
@@ -358,12 +388,16 @@ impl Store {
     /// own case, or the case our reply (that message) answered; for an earlier message of a
     /// burst, the burst's last message's case.
     pub async fn case_for_discord_message(&self, message_id: &str) -> Result<Option<CaseRecord>, StoreError> {
+        let db = match &self.db {
+            Db::Sqlite(db) => db,
+            Db::Postgres(pg) => return pg.case_for_discord_message(&self.path, message_id).await,
+        };
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM cases WHERE source = 'discord' AND source_id = ?1
              UNION ALL SELECT {COLUMNS} FROM cases WHERE reply_ref = ?1 LIMIT 1"
         ))
         .bind(message_id)
-        .fetch_optional(&self.read)
+        .fetch_optional(&db.read)
         .await
         .map_err(|e| self.err(e))?;
         let case = row.as_ref().map(from_row).transpose().map_err(|e| self.err(e))?;
@@ -375,11 +409,15 @@ impl Store {
 
     /// The latest case of a thread that we answered.
     pub async fn answered_case_in_thread(&self, thread_id: &str) -> Result<Option<CaseRecord>, StoreError> {
+        let db = match &self.db {
+            Db::Sqlite(db) => db,
+            Db::Postgres(pg) => return pg.answered_case_in_thread(&self.path, thread_id).await,
+        };
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM cases WHERE thread_id = ?1 AND reply_status = 'sent' ORDER BY received_at DESC, id DESC LIMIT 1"
         ))
         .bind(thread_id)
-        .fetch_optional(&self.read)
+        .fetch_optional(&db.read)
         .await
         .map_err(|e| self.err(e))?;
         row.as_ref().map(from_row).transpose().map_err(|e| self.err(e))
@@ -388,13 +426,17 @@ impl Store {
     /// A person took over a case we answered: kept once, for the first helper. Whether this
     /// call recorded it.
     pub async fn record_takeover(&self, id: i64, by: &str, at: i64) -> Result<bool, StoreError> {
+        let db = match &self.db {
+            Db::Sqlite(db) => db,
+            Db::Postgres(pg) => return pg.record_takeover(&self.path, id, by, at).await,
+        };
         let done = sqlx::query(
             "UPDATE cases SET taken_over_by = ?2, taken_over_at = ?3 WHERE id = ?1 AND taken_over_at IS NULL AND reply_status = 'sent'",
         )
         .bind(id)
         .bind(by)
         .bind(at)
-        .execute(&self.write)
+        .execute(&db.write)
         .await
         .map_err(|e| self.err(e))?;
         Ok(done.rows_affected() > 0)
@@ -402,16 +444,24 @@ impl Store {
 
     /// A thread was started from a message: that message's case is the thread's first.
     pub async fn join_thread(&self, thread_id: &str) -> Result<(), StoreError> {
+        let db = match &self.db {
+            Db::Sqlite(db) => db,
+            Db::Postgres(pg) => return pg.join_thread(&self.path, thread_id).await,
+        };
         sqlx::query("UPDATE cases SET thread_id = ?1 WHERE source = 'discord' AND source_id = ?1 AND thread_id IS NULL")
             .bind(thread_id)
-            .execute(&self.write)
+            .execute(&db.write)
             .await
             .map_err(|e| self.err(e))?;
         Ok(())
     }
 
     pub async fn count_cases(&self) -> Result<i64, StoreError> {
-        let row = sqlx::query("SELECT COUNT(*) FROM cases").fetch_one(&self.read).await.map_err(|e| self.err(e))?;
+        let db = match &self.db {
+            Db::Sqlite(db) => db,
+            Db::Postgres(pg) => return pg.count_cases(&self.path).await,
+        };
+        let row = sqlx::query("SELECT COUNT(*) FROM cases").fetch_one(&db.read).await.map_err(|e| self.err(e))?;
         Ok(row.get(0))
     }
 }

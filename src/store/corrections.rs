@@ -25,7 +25,7 @@ impl Store {
         .bind(by)
         .bind(source)
         .bind(at)
-        .execute(&self.write)
+        .execute(&self.sqlite("corrections")?.write)
         .await
         .map_err(|e| self.err(e))?;
         Ok(done.rows_affected() == 1)
@@ -36,7 +36,7 @@ impl Store {
             "SELECT category, corrected_by, source, created_at FROM corrections WHERE case_id = ?1 ORDER BY created_at DESC, id DESC LIMIT 1",
         )
         .bind(case_id)
-        .fetch_optional(&self.read)
+        .fetch_optional(&self.sqlite("corrections")?.read)
         .await
         .map_err(|e| self.err(e))?;
         Ok(row.map(|r| Correction {

@@ -1,5 +1,10 @@
-//! The case store: SQLite through sqlx. All SQL lives in this folder, one file per concern;
-//! the rest of the code calls the typed functions here.
+//! The case store: SQLite (the default, one file) or PostgreSQL (several processes on one
+//! database), chosen by the database URL. All SQL lives in this folder; the rest of the code
+//! calls the typed functions of [`Store`] and never learns which backend it runs on.
+//!
+//! Each concern has one file here (`cases.rs`, `stats.rs`, ...) with its types, its SQLite SQL
+//! and the dispatch to the backend; PostgreSQL's own SQL is in `postgres/`, one file per
+//! concern. The pipeline's write transaction is one interface over both ([`write::CaseWriter`]).
 
 pub mod browse;
 pub(crate) mod cases;
@@ -8,9 +13,11 @@ mod corrections;
 mod feedback;
 pub mod history;
 pub mod outbox;
+mod postgres;
 pub mod review;
 pub mod rule_health;
 mod stats;
+pub mod write;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -37,20 +44,30 @@ pub enum StoreError {
     Migrate { path: String, reason: String },
     #[error("database error on {path}: {reason}")]
     Query { path: String, reason: String },
+    #[error("{what} is not available on PostgreSQL yet ({path}); run it on a SQLite database, or copy the cases with `triage store copy`")]
+    NotOnPostgres { path: String, what: &'static str },
 }
 
-/// Where the database lives: `DATABASE_URL=sqlite://PATH`, a config value, or `./triage.db`.
+/// Where the database lives: `DATABASE_URL`, `--database`, the config's `database`, or
+/// `./triage.db`. `postgres://` and `postgresql://` URLs select PostgreSQL; `sqlite://PATH`,
+/// `sqlite:PATH` or a plain path select SQLite.
 #[derive(Debug, Clone, PartialEq)]
-pub struct DatabaseLocation(pub PathBuf);
+pub enum DatabaseLocation {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
 
 impl DatabaseLocation {
     pub const DEFAULT: &'static str = "triage.db";
 
-    /// Accepts `sqlite://PATH`, `sqlite:PATH` or a plain path.
     pub fn parse(s: &str) -> DatabaseLocation {
+        let s = s.trim();
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            return DatabaseLocation::Postgres(s.to_string());
+        }
         let path = s.strip_prefix("sqlite://").or_else(|| s.strip_prefix("sqlite:")).unwrap_or(s);
         let path = path.split('?').next().unwrap_or(path);
-        DatabaseLocation(PathBuf::from(path))
+        DatabaseLocation::Sqlite(PathBuf::from(path))
     }
 
     pub fn resolve(flag: Option<&str>, config: Option<&str>) -> DatabaseLocation {
@@ -58,23 +75,78 @@ impl DatabaseLocation {
         let chosen = flag.map(str::to_string).or(env).or(config.map(str::to_string)).unwrap_or_else(|| Self::DEFAULT.to_string());
         DatabaseLocation::parse(&chosen)
     }
+
+    /// Whether the database is there already. A PostgreSQL server is asked when the store
+    /// connects; only a SQLite file can be missing.
+    pub fn exists(&self) -> bool {
+        match self {
+            DatabaseLocation::Sqlite(path) => path.exists(),
+            DatabaseLocation::Postgres(_) => true,
+        }
+    }
+}
+
+impl From<PathBuf> for DatabaseLocation {
+    fn from(path: PathBuf) -> DatabaseLocation {
+        DatabaseLocation::Sqlite(path)
+    }
+}
+
+impl From<&Path> for DatabaseLocation {
+    fn from(path: &Path) -> DatabaseLocation {
+        DatabaseLocation::Sqlite(path.to_path_buf())
+    }
+}
+
+/// How a location is named in messages and logs: a URL's password is never shown.
+impl std::fmt::Display for DatabaseLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatabaseLocation::Sqlite(path) => write!(f, "{}", path.display()),
+            DatabaseLocation::Postgres(url) => f.write_str(&postgres::shown_url(url)),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
 pub struct Store {
+    db: Db,
+    /// The file's path, or the URL without its password: for messages.
+    path: String,
+}
+
+#[derive(Clone, Debug)]
+enum Db {
+    Sqlite(Sqlite),
+    Postgres(postgres::Postgres),
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Sqlite {
     /// One connection: SQLite has one writer anyway, and a single connection makes
     /// check-then-insert sequences race-free without retry loops.
     write: SqlitePool,
     read: SqlitePool,
     /// Copies the WAL into the database in the background (see `checkpoint.rs`).
     checkpoint: SqlitePool,
-    path: String,
 }
 
 impl Store {
-    /// Which kind of database this store is: `sqlite` (the only backend so far).
+    /// Which kind of database this store is: `sqlite` or `postgres`.
     pub fn backend(&self) -> &'static str {
-        "sqlite"
+        match self.db {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    /// The SQLite database, for what PostgreSQL does not have yet: on PostgreSQL, an error that
+    /// names `what` and says where it does run.
+    pub(crate) fn sqlite(&self, what: &'static str) -> Result<&Sqlite, StoreError> {
+        match &self.db {
+            Db::Sqlite(db) => Ok(db),
+            Db::Postgres(_) => Err(StoreError::NotOnPostgres { path: self.path.clone(), what }),
+        }
     }
 }
 
@@ -86,9 +158,21 @@ pub struct StoreOptions {
 }
 
 impl Store {
-    /// Opens (creating if missing) and migrates the database at `path`.
+    /// Opens (creating if missing) and migrates the SQLite database at `path`.
     pub async fn open(path: &Path) -> Result<Store, StoreError> {
         Store::open_with(path, StoreOptions::default()).await
+    }
+
+    /// Opens and migrates the database at `location`, of either backend.
+    pub async fn connect(location: &DatabaseLocation, options: StoreOptions) -> Result<Store, StoreError> {
+        match location {
+            DatabaseLocation::Sqlite(path) => Store::open_with(path, options).await,
+            DatabaseLocation::Postgres(url) => {
+                let path = postgres::shown_url(url);
+                let db = postgres::Postgres::connect(url, &path).await?;
+                Ok(Store { db: Db::Postgres(db), path })
+            }
+        }
     }
 
     pub async fn open_with(path: &Path, options: StoreOptions) -> Result<Store, StoreError> {
@@ -125,7 +209,7 @@ impl Store {
             .connect_with(write_opts)
             .await
             .map_err(classify)?;
-        sqlx::migrate!("./migrations").run(&write).await.map_err(|e| match e {
+        sqlx::migrate!("./migrations/sqlite").run(&write).await.map_err(|e| match e {
             sqlx::migrate::MigrateError::Execute(inner) => classify_error(&shown, inner),
             other => StoreError::Migrate { path: shown.clone(), reason: other.to_string() },
         })?;
@@ -138,7 +222,7 @@ impl Store {
             .connect_with(opts.read_only(true))
             .await
             .map_err(classify)?;
-        Ok(Store { write, read, checkpoint, path: shown })
+        Ok(Store { db: Db::Sqlite(Sqlite { write, read, checkpoint }), path: shown })
     }
 
     pub fn path(&self) -> &str {
@@ -149,7 +233,7 @@ impl Store {
         classify_error(&self.path, e)
     }
 
-    /// Runs `f` on the writer connection, off the async threads. Writes go through SQLite's C
+    /// Runs `f` on the SQLite writer connection, off the async threads. Writes go through SQLite's C
     /// API (rusqlite) on sqlx's own connection: prepared statements reused row after row cost
     /// a fraction of a round trip to sqlx's worker thread per statement, which is what bulk
     /// imports and group commits spend most of their time on otherwise.
@@ -158,7 +242,7 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let mut conn = self.write.acquire().await.map_err(|e| self.err(e))?;
+        let mut conn = self.sqlite("this write")?.write.acquire().await.map_err(|e| self.err(e))?;
         let path = self.path.clone();
         let runtime = tokio::runtime::Handle::current();
         let task = tokio::task::spawn_blocking(move || {
@@ -181,7 +265,11 @@ impl Store {
     /// made and rolled back, so that a full disk or a read-only file shows here, not only in
     /// the next ticket's error.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.read).await.map_err(|e| self.err(e))?;
+        let db = match &self.db {
+            Db::Sqlite(db) => db,
+            Db::Postgres(pg) => return pg.ping(&self.path).await,
+        };
+        sqlx::query("SELECT 1").execute(&db.read).await.map_err(|e| self.err(e))?;
         self.write(|conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             tx.execute("INSERT INTO readiness_probe (filler) VALUES (zeroblob(65536))", [])?;
@@ -193,9 +281,14 @@ impl Store {
     /// Waits for in-flight queries and closes every connection. The writer goes last: the last
     /// connection to close checkpoints and removes the WAL.
     pub async fn close(&self) {
-        self.read.close().await;
-        self.checkpoint.close().await;
-        self.write.close().await;
+        match &self.db {
+            Db::Sqlite(db) => {
+                db.read.close().await;
+                db.checkpoint.close().await;
+                db.write.close().await;
+            }
+            Db::Postgres(pg) => pg.pool.close().await,
+        }
     }
 }
 

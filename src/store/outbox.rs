@@ -95,7 +95,7 @@ impl Store {
         .bind(now_ms)
         .bind(busy_json)
         .bind(limit)
-        .fetch_all(&self.read)
+        .fetch_all(&self.sqlite("the helpdesk outbox")?.read)
         .await
         .map_err(|e| self.err(e))?;
         let mut out = Vec::with_capacity(rows.len());
@@ -123,13 +123,14 @@ impl Store {
     /// The earliest time a pending delivery is due, to sleep until then.
     pub async fn next_delivery_due(&self) -> Result<Option<i64>, StoreError> {
         sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'")
-            .fetch_one(&self.read)
+            .fetch_one(&self.sqlite("the helpdesk outbox")?.read)
             .await
             .map_err(|e| self.err(e))
     }
 
     /// The comment is posted: remember it, so that a retry of the tags does not post it again.
     pub async fn delivery_step_done(&self, id: i64, step: i64, remote_id: Option<String>) -> Result<(), StoreError> {
+        self.sqlite("the helpdesk outbox")?;
         self.write(move |conn| {
             conn.prepare_cached("UPDATE outbox SET step = ?2, remote_id = COALESCE(?3, remote_id) WHERE id = ?1")?
                 .execute(params![id, step, remote_id])?;
@@ -141,6 +142,7 @@ impl Store {
     /// Records what attempts came to, in one transaction: the worker posts many replies at
     /// once, and one commit for each would make the single writer the bottleneck.
     pub async fn record_deliveries(&self, outcomes: Vec<Outcome>) -> Result<(), StoreError> {
+        self.sqlite("the helpdesk outbox")?;
         self.write(move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             for o in &outcomes {
@@ -182,7 +184,7 @@ impl Store {
 
     pub async fn outbox_depth(&self) -> Result<OutboxDepth, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox WHERE state = 'pending'")
-            .fetch_one(&self.read)
+            .fetch_one(&self.sqlite("the helpdesk outbox")?.read)
             .await
             .map_err(|e| self.err(e))?;
         Ok(OutboxDepth { pending: row.get("n"), oldest_created_at_ms: row.get("oldest") })
@@ -195,7 +197,7 @@ impl Store {
              WHERE state = 'failed' ORDER BY done_at DESC LIMIT ?1",
         )
         .bind(limit)
-        .fetch_all(&self.read)
+        .fetch_all(&self.sqlite("the helpdesk outbox")?.read)
         .await
         .map_err(|e| self.err(e))?;
         Ok(rows

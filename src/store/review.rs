@@ -86,7 +86,7 @@ impl Store {
         ))
         .bind(since)
         .bind(limit)
-        .fetch_all(&self.read)
+        .fetch_all(&self.sqlite("the review queue")?.read)
         .await
         .map_err(e)?;
         push(Why::ThumbsDown, down.iter().map(from_row).collect::<Result<_, _>>().map_err(e)?, &mut items);
@@ -106,7 +106,7 @@ impl Store {
         ))
         .bind(since)
         .bind((threshold + 1.0) / 2.0)
-        .fetch_all(&self.read)
+        .fetch_all(&self.sqlite("the review queue")?.read)
         .await
         .map_err(e)?;
         let close: Vec<CaseRecord> = candidates
@@ -131,7 +131,7 @@ impl Store {
         .bind(since)
         .bind(SAMPLE_ONE_IN)
         .bind(limit)
-        .fetch_all(&self.read)
+        .fetch_all(&self.sqlite("the review queue")?.read)
         .await
         .map_err(e)?;
         push(Why::Sample, sample.iter().map(from_row).collect::<Result<_, _>>().map_err(e)?, &mut items);
@@ -151,7 +151,7 @@ impl Store {
              ORDER BY k.created_at, k.id"
         ))
         .bind(since)
-        .fetch_all(&self.read)
+        .fetch_all(&self.sqlite("the review queue")?.read)
         .await
         .map_err(e)?;
         rows.iter()

@@ -49,7 +49,7 @@ impl Store {
              GROUP BY r.value ORDER BY COUNT(*) DESC, r.value"
         ))
         .bind(since)
-        .fetch_all(&self.read)
+        .fetch_all(&self.sqlite("rule health")?.read)
         .await
         .map_err(e)?;
         let per_category = sqlx::query(&format!(
@@ -66,7 +66,7 @@ impl Store {
              GROUP BY c.category ORDER BY COUNT(*) DESC, c.category"
         ))
         .bind(since)
-        .fetch_all(&self.read)
+        .fetch_all(&self.sqlite("rule health")?.read)
         .await
         .map_err(e)?;
         let read = |rows: Vec<sqlx::sqlite::SqliteRow>| -> Vec<RuleCounts> {

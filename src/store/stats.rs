@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use sqlx::Row;
 
-use super::{Store, StoreError};
+use super::{Db, Store, StoreError};
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TopRecurring {
@@ -35,20 +35,77 @@ pub struct StatsRows {
     pub taken_over: Vec<(String, i64)>,
 }
 
+/// One group of the statistics scan: cases of one day, category, language and reply outcome.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Group {
+    pub day: String,
+    pub category: String,
+    pub language: String,
+    pub status: String,
+    pub reason: Option<String>,
+    pub cases: i64,
+    pub escalated: i64,
+    pub recurring: i64,
+    pub recurrence_escalations: i64,
+    pub secrets: i64,
+    pub taken_over: i64,
+}
+
+/// The report's rows from the groups (each backend's SQL makes them), the top lists and the
+/// feedback per category.
+pub(super) fn assemble(
+    groups: Vec<Group>,
+    top_authors: Vec<TopRecurring>,
+    top_accounts: Vec<TopRecurring>,
+    feedback: Vec<(String, i64, i64)>,
+) -> StatsRows {
+    let mut rows = StatsRows { top_authors, top_accounts, feedback, ..StatsRows::default() };
+    // Grouped finely enough to add up to each breakdown here: at most days x categories x
+    // languages x reply outcomes groups, however many cases there are.
+    let mut by_category = BTreeMap::<String, i64>::new();
+    let mut by_language = BTreeMap::<String, i64>::new();
+    let mut by_day = BTreeMap::<(String, String), i64>::new();
+    let mut replies = BTreeMap::<(String, Option<String>), i64>::new();
+    let mut taken_over = BTreeMap::<String, i64>::new();
+    for g in groups {
+        let n = g.cases;
+        rows.total += n;
+        if g.taken_over > 0 {
+            *taken_over.entry(g.category.clone()).or_default() += g.taken_over;
+        }
+        *by_category.entry(g.category.clone()).or_default() += n;
+        *by_language.entry(g.language).or_default() += n;
+        *by_day.entry((g.day, g.category)).or_default() += n;
+        *replies.entry((g.status, g.reason)).or_default() += n;
+        rows.escalated += g.escalated;
+        rows.recurring += g.recurring;
+        rows.recurrence_escalations += g.recurrence_escalations;
+        rows.secrets_masked += g.secrets;
+    }
+    // Largest first, then by name.
+    let ranked = |m: BTreeMap<String, i64>| {
+        let mut v: Vec<(String, i64)> = m.into_iter().collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v
+    };
+    rows.by_category = ranked(by_category);
+    rows.taken_over = ranked(taken_over);
+    rows.by_language = ranked(by_language);
+    rows.by_day = by_day.into_iter().map(|((day, category), n)| (day, category, n)).collect();
+    rows.replies = replies.into_iter().map(|((status, reason), n)| (status, reason, n)).collect();
+    rows
+}
+
 impl Store {
     /// Aggregates cases received at or after `since` (Unix seconds).
     pub async fn stats_rows(&self, since: i64, top: i64) -> Result<StatsRows, StoreError> {
+        let db = match &self.db {
+            Db::Sqlite(db) => db,
+            Db::Postgres(pg) => return pg.stats_rows(&self.path, since, top).await,
+        };
         let e = |e| self.err(e);
-        let mut conn = self.read.acquire().await.map_err(e)?;
-        let mut rows = StatsRows::default();
-        // Everything but the top lists in one pass over the range, grouped finely enough to add
-        // up to each breakdown here: at most days x categories x languages x reply outcomes
-        // groups, however many cases there are.
-        let mut by_category = BTreeMap::<String, i64>::new();
-        let mut by_language = BTreeMap::<String, i64>::new();
-        let mut by_day = BTreeMap::<(String, String), i64>::new();
-        let mut replies = BTreeMap::<(String, Option<String>), i64>::new();
-        let mut taken_over = BTreeMap::<String, i64>::new();
+        let mut conn = db.read.acquire().await.map_err(e)?;
+        let mut groups = Vec::new();
         for r in sqlx::query(
             "SELECT strftime('%Y-%m-%d', (received_at / 86400) * 86400, 'unixepoch'), category, language, reply_status, suppressed_reason,
                     COUNT(*), SUM(escalate_to_sponsor), SUM(recurring), SUM(recurrence_escalation), SUM(secrets_found),
@@ -61,35 +118,22 @@ impl Store {
         .await
         .map_err(e)?
         {
-            let (day, category, language): (String, String, String) = (r.get(0), r.get(1), r.get(2));
-            let (status, reason): (String, Option<String>) = (r.get(3), r.get(4));
-            let n: i64 = r.get(5);
-            rows.total += n;
-            let took: i64 = r.get(10);
-            if took > 0 {
-                *taken_over.entry(category.clone()).or_default() += took;
-            }
-            *by_category.entry(category.clone()).or_default() += n;
-            *by_language.entry(language).or_default() += n;
-            *by_day.entry((day, category)).or_default() += n;
-            *replies.entry((status, reason)).or_default() += n;
-            rows.escalated += r.get::<i64, _>(6);
-            rows.recurring += r.get::<i64, _>(7);
-            rows.recurrence_escalations += r.get::<i64, _>(8);
-            rows.secrets_masked += r.get::<i64, _>(9);
+            groups.push(Group {
+                day: r.get(0),
+                category: r.get(1),
+                language: r.get(2),
+                status: r.get(3),
+                reason: r.get(4),
+                cases: r.get(5),
+                escalated: r.get(6),
+                recurring: r.get(7),
+                recurrence_escalations: r.get(8),
+                secrets: r.get(9),
+                taken_over: r.get(10),
+            });
         }
-        // Largest first, then by name.
-        let ranked = |m: BTreeMap<String, i64>| {
-            let mut v: Vec<(String, i64)> = m.into_iter().collect();
-            v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-            v
-        };
-        rows.by_category = ranked(by_category);
-        rows.taken_over = ranked(taken_over);
-        rows.by_language = ranked(by_language);
-        rows.by_day = by_day.into_iter().map(|((day, category), n)| (day, category, n)).collect();
-        rows.replies = replies.into_iter().map(|((status, reason), n)| (status, reason, n)).collect();
-        for (column, target) in [("author", &mut rows.top_authors), ("account", &mut rows.top_accounts)] {
+        let (mut top_authors, mut top_accounts) = (Vec::new(), Vec::new());
+        for (column, target) in [("author", &mut top_authors), ("account", &mut top_accounts)] {
             // Only trusted column names are interpolated here.
             let sql = format!(
                 "SELECT {column}, COUNT(*) AS n, COUNT(DISTINCT category) FROM cases
@@ -100,6 +144,7 @@ impl Store {
                 target.push(TopRecurring { who: r.get(0), cases: r.get(1), categories: r.get(2) });
             }
         }
+        let mut feedback = Vec::new();
         for r in sqlx::query(
             "SELECT c.category, COALESCE(SUM(f.helpful), 0), COALESCE(SUM(1 - f.helpful), 0)
              FROM feedback f JOIN cases c ON c.id = f.case_id
@@ -110,8 +155,8 @@ impl Store {
         .await
         .map_err(e)?
         {
-            rows.feedback.push((r.get(0), r.get(1), r.get(2)));
+            feedback.push((r.get(0), r.get(1), r.get(2)));
         }
-        Ok(rows)
+        Ok(assemble(groups, top_authors, top_accounts, feedback))
     }
 }

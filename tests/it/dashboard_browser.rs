@@ -52,7 +52,7 @@ async fn serve() -> (String, tokio::sync::oneshot::Sender<()>, tokio::task::Join
         listen: "127.0.0.1:0".parse().unwrap(),
         api_token: None,
         discord_token: None,
-        database: dir.path().join("cases.db"),
+        database: dir.path().join("cases.db").into(),
         rules: None,
         config: Config::default(),
         connectors: None,

@@ -11,6 +11,7 @@ mod hardening;
 mod helpdesk;
 mod http;
 mod masking;
+mod replicas;
 mod respond_decisions;
 mod review;
 mod store;

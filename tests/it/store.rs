@@ -1,4 +1,5 @@
-//! The case store against real SQLite files.
+//! The case store against real SQLite files and a real PostgreSQL server: each behaviour is one
+//! test body, run on both (`on_both_backends!`); what only a file can do stays SQLite-only.
 
 use std::sync::Arc;
 
@@ -7,13 +8,15 @@ use triage::respond::{Channel, Policy, Suppression};
 use triage::store::{FeedbackOutcome, ReplyStatus, Source, Store, StoreError};
 use triage::Classifier;
 
+use crate::on_both_backends;
+use crate::support::db::{Backend, TestDb};
+
 const TOKEN: &str =
     "RDLSBQGBCNNCHCRNBSDHUUSBSSMBHBREJNERDSJRVFDSSUGLDRWCSBTGPVRNYKOSOLJHZFWYHCSJQPKXOJTCDQNFYKEPNBVCYRSZKKWLTPSZOCCIPWVCBXWJUSVOJWMV";
 const NOW: i64 = 1_800_000_000;
 
-async fn pipeline(dir: &tempfile::TempDir, policy: Policy) -> Pipeline {
-    let store = Store::open(&dir.path().join("cases.db")).await.expect("store opens");
-    Pipeline::new(Arc::new(Classifier::load(None).expect("pack")), store, policy)
+async fn pipeline(db: &TestDb, policy: Policy) -> Pipeline {
+    Pipeline::new(Arc::new(Classifier::load(None).expect("pack")), db.open().await, policy)
 }
 
 fn ticket(id: &str, author: &str, text: &str, at: i64) -> Incoming {
@@ -27,245 +30,250 @@ fn ch() -> Channel {
     Channel { now: NOW, ..Channel::default() }
 }
 
-#[tokio::test]
-async fn migrations_create_the_schema_in_a_new_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = pipeline(&dir, Policy::default()).await;
-    assert_eq!(p.store().count_cases().await.unwrap(), 0);
-    assert!(dir.path().join("cases.db").exists());
-    // Opening again runs no migration twice.
-    let again = Store::open(&dir.path().join("cases.db")).await.unwrap();
-    assert_eq!(again.count_cases().await.unwrap(), 0);
-}
-
-#[tokio::test]
-async fn redelivered_message_is_stored_once_and_answers_with_the_first_decision() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = pipeline(&dir, Policy::default()).await;
-    let text = "I never saved the appToken. Can I look it up somewhere?";
-    let first = p.handle(ticket("T-1", "ana", text, NOW), &ch(), Delivery::Return).await.unwrap();
-    assert!(!first.duplicate);
-    assert_eq!(first.case.reply_status, ReplyStatus::Sent);
-    let again = p.handle(ticket("T-1", "ana", "something else entirely", NOW + 5), &ch(), Delivery::Return).await.unwrap();
-    assert!(again.duplicate && again.decision.is_none());
-    assert_eq!(again.case, first.case);
-    assert_eq!(p.store().count_cases().await.unwrap(), 1);
-}
-
-#[tokio::test]
-async fn concurrent_duplicate_deliveries_create_exactly_one_case() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = pipeline(&dir, Policy::default()).await;
-    let mut tasks = Vec::new();
-    for i in 0..40 {
-        let p = p.clone();
-        tasks.push(tokio::spawn(async move {
-            p.handle(ticket(&format!("T-{}", i % 5), "bob", "App key authentication isn't working for us.", NOW), &ch(), Delivery::Return)
-                .await
-        }));
-    }
-    let mut fresh = 0;
-    for t in tasks {
-        fresh += usize::from(!t.await.unwrap().unwrap().duplicate);
-    }
-    assert_eq!(fresh, 5);
-    assert_eq!(p.store().count_cases().await.unwrap(), 5);
-}
-
-#[tokio::test]
-async fn third_case_in_the_window_escalates_and_second_is_held_by_cooldown() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = pipeline(&dir, Policy::default()).await;
-    let text = "We lost the token for our ERP key, where can we find it?";
-    let one = p.handle(ticket("a", "carla", text, NOW), &ch(), Delivery::Return).await.unwrap();
-    let two = p.handle(ticket("b", "carla", text, NOW + 60), &ch(), Delivery::Return).await.unwrap();
-    let three = p.handle(ticket("c", "carla", text, NOW + 120), &ch(), Delivery::Return).await.unwrap();
-    let other = p.handle(ticket("d", "dan", text, NOW + 130), &ch(), Delivery::Return).await.unwrap();
-    assert!(one.decision.as_ref().unwrap().posts() && !one.case.recurring);
-    assert!(two.case.recurring);
-    assert_eq!(two.case.suppressed_reason, Some(Suppression::Cooldown));
-    assert!(three.case.recurrence_escalation && three.case.reply_status == ReplyStatus::Sent);
-    assert!(three.case.reply_text.as_deref().unwrap().contains("case 3"));
-    assert!(!other.case.recurring, "another author starts fresh");
-    // Outside the window nothing recurs.
-    let later = p.handle(ticket("e", "carla", text, NOW + 8 * 86_400), &ch(), Delivery::Return).await.unwrap();
-    assert!(!later.case.recurring && later.decision.unwrap().posts());
-}
-
-#[tokio::test]
-async fn same_account_counts_as_recurrence_across_authors() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = pipeline(&dir, Policy::default()).await;
-    let mut a = ticket("x1", "eve", "Our appKey and appToken stopped working this morning.", NOW);
-    a.account = Some("acme".into());
-    let mut b = ticket("x2", "fred", "Our appKey and appToken stopped working this morning.", NOW + 10);
-    b.account = Some("acme".into());
-    p.handle(a, &ch(), Delivery::Return).await.unwrap();
-    assert!(p.handle(b, &ch(), Delivery::Return).await.unwrap().case.recurring);
-}
-
-#[tokio::test]
-async fn recurrence_reaches_back_across_week_boundaries_and_long_windows() {
-    const WEEK: i64 = 604_800;
-    let text = "We lost the token for our ERP key, where can we find it?";
-    // Two days before and one day after a week boundary (weeks count from the Unix epoch).
-    let boundary = (NOW / WEEK + 1) * WEEK;
-    let dir = tempfile::tempdir().unwrap();
-    let p = pipeline(&dir, Policy::default()).await;
-    p.handle(ticket("w1", "hana", text, boundary - 2 * 86_400), &ch(), Delivery::Return).await.unwrap();
-    let after = p.handle(ticket("w2", "hana", text, boundary + 86_400), &ch(), Delivery::Return).await.unwrap();
-    assert!(after.case.recurring, "a case in the previous week counts");
-
-    // A 30-day window spans five weeks: a case 29 days back still counts, 31 days back not.
-    let dir = tempfile::tempdir().unwrap();
-    let p = pipeline(&dir, Policy { recurrence_window_secs: 30 * 86_400, ..Policy::default() }).await;
-    p.handle(ticket("m1", "ivo", text, NOW - 31 * 86_400), &ch(), Delivery::Return).await.unwrap();
-    p.handle(ticket("m2", "ivo", text, NOW - 29 * 86_400), &ch(), Delivery::Return).await.unwrap();
-    let now = p.handle(ticket("m3", "ivo", text, NOW), &ch(), Delivery::Return).await.unwrap();
-    assert!(now.case.recurring);
-    assert!(!now.case.recurrence_escalation, "only one earlier case (29 days back) is in the window, not the one 31 days back");
-}
-
-#[tokio::test]
-async fn an_imported_case_recurs_when_any_earlier_case_is_in_the_window() {
-    let text = "We lost the token for our ERP key, where can we find it?";
-    let dir = tempfile::tempdir().unwrap();
-    let p = pipeline(&dir, Policy { recurrence_window_secs: 30 * 86_400, ..Policy::default() }).await;
-    let import = |id: &str, author: &str, account: &str, at: i64| {
-        let mut m = Incoming::new(Source::Import, id, text);
-        m.author = Some(author.into());
-        m.account = Some(account.into());
-        m.received_at = Some(at);
-        let c = p.analyse(&m.text);
-        let p = p.clone();
-        async move {
-            p.record_batch(vec![(m, c)], Delivery::Never).await.unwrap();
+on_both_backends! {
+    async fn migrations_create_the_schema_in_a_new_database(db: &TestDb) {
+        let p = pipeline(db, Policy::default()).await;
+        assert_eq!(p.store().count_cases().await.unwrap(), 0);
+        assert_eq!(p.store().backend(), match db.backend { Backend::Sqlite => "sqlite", Backend::Postgres => "postgres" });
+        if db.backend == Backend::Sqlite {
+            assert!(db.dir.path().join("cases.db").exists());
         }
-    };
-    // One batch each, so that every lookup goes to the store. Earlier cases 31 and 29 days back
-    // (five and four weeks apart): only the second is in the window.
-    import("ivo-old", "ivo", "acme", NOW - 31 * 86_400).await;
-    import("ivo-now", "ivo", "acme", NOW).await;
-    import("kim-old", "kim", "bravo", NOW - 29 * 86_400).await;
-    import("kim-now", "kim", "bravo", NOW).await;
-    import("colleague", "vic", "bravo", NOW + 60).await;
-    let get = |id: &'static str| {
-        let p = p.clone();
-        async move { p.store().case_by_source(Source::Import, id).await.unwrap().unwrap() }
-    };
-    assert!(!get("ivo-now").await.recurring, "the case 31 days back is outside the window");
-    assert!(get("kim-now").await.recurring, "the case 29 days back is inside the window");
-    assert!(get("colleague").await.recurring, "same account, another author");
-}
-
-#[tokio::test]
-async fn a_case_from_the_same_author_and_account_counts_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = pipeline(&dir, Policy::default()).await;
-    let text = "Our appKey and appToken stopped working this morning.";
-    let mut first = ticket("s1", "jo", text, NOW);
-    first.account = Some("acme".into());
-    let mut second = ticket("s2", "jo", text, NOW + 7_200);
-    second.account = Some("acme".into());
-    p.handle(first, &ch(), Delivery::Return).await.unwrap();
-    let h = p.handle(second, &ch(), Delivery::Return).await.unwrap();
-    assert!(h.case.recurring);
-    // Counted twice, the second case would already be the third and hand over to staff.
-    assert!(!h.case.recurrence_escalation);
-    assert!(h.decision.is_some_and(|d| d.posts() && !d.recurrence_escalation));
-}
-
-#[tokio::test]
-async fn a_batch_larger_than_one_insert_sees_its_own_earlier_cases_and_repeats() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = pipeline(&dir, Policy::default()).await;
-    let text = "We lost the token for our ERP key, where can we find it?";
-    // 150 messages, one author, one minute apart, ids repeating every 100: crosses the
-    // multi-row insert size (64) twice, and repeats ids from an earlier chunk and the same one.
-    let items: Vec<_> = (0..150)
-        .map(|i| {
-            let mut m = Incoming::new(Source::Import, format!("B-{}", i % 100), text);
-            m.author = Some("kai".into());
-            m.received_at = Some(NOW + i * 60);
-            (m.clone(), p.analyse(&m.text))
-        })
-        .collect();
-    let outcome = p.record_batch(items, Delivery::Never).await.unwrap();
-    assert_eq!((outcome.inserted, outcome.duplicates), (100, 50));
-    assert_eq!(p.store().count_cases().await.unwrap(), 100);
-    let first = p.store().case_by_source(Source::Import, "B-0").await.unwrap().unwrap();
-    assert!(!first.recurring);
-    for id in ["B-1", "B-63", "B-64", "B-65", "B-99"] {
-        let case = p.store().case_by_source(Source::Import, id).await.unwrap().unwrap();
-        assert!(case.recurring, "{id} follows earlier cases of the same author");
-        assert_eq!(case.suppressed_reason, Some(Suppression::Backlog));
-        assert!(case.reply_text.is_none());
+        p.handle(ticket("m-1", "ana", "I never saved the appToken.", NOW), &ch(), Delivery::Return).await.unwrap();
+        // Opening again runs no migration twice and keeps what is stored.
+        let again = db.open().await;
+        assert_eq!(again.count_cases().await.unwrap(), 1);
+        again.ping().await.unwrap();
     }
-    // The same batch again adds nothing.
-    let again: Vec<_> =
-        (0..100).map(|i| Incoming::new(Source::Import, format!("B-{i}"), text)).map(|m| (m.clone(), p.analyse(&m.text))).collect();
-    assert_eq!(p.record_batch(again, Delivery::Never).await.unwrap().duplicates, 100);
 }
 
-#[tokio::test]
-async fn a_resumed_import_keeps_the_stored_case_when_an_id_comes_back_changed() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = pipeline(&dir, Policy::default()).await;
-    let text = "We lost the token for our ERP key, where can we find it?";
-    let item = |id: &str, author: &str, minute: i64| {
-        let mut m = Incoming::new(Source::Import, id, text);
-        m.author = Some(author.into());
-        m.received_at = Some(NOW + minute * 60);
-        (m.clone(), p.analyse(&m.text))
-    };
-    let first: Vec<_> = (0..10).map(|i| item(&format!("R-{i}"), if i == 5 { "zed" } else { "ana" }, i)).collect();
-    p.record_batch(first, Delivery::Never).await.unwrap();
-    // The re-run starts inside what is stored. R-5 now names kai: the stored case (zed's) stays,
-    // so kai's R-10 is kai's first case. Counted from the re-sent line, it would be recurring.
-    let mut second: Vec<_> = (5..10).map(|i| item(&format!("R-{i}"), "kai", i)).collect();
-    second.extend((10..100).map(|i| item(&format!("R-{i}"), if i == 10 { "kai" } else { "ana" }, i)));
-    let outcome = p.record_batch(second, Delivery::Never).await.unwrap();
-    assert_eq!((outcome.inserted, outcome.duplicates), (90, 5));
-    assert_eq!(p.store().count_cases().await.unwrap(), 100);
-    let kept = p.store().case_by_source(Source::Import, "R-5").await.unwrap().unwrap();
-    assert_eq!(kept.author.as_deref(), Some("zed"));
-    let kai = p.store().case_by_source(Source::Import, "R-10").await.unwrap().unwrap();
-    assert!(!kai.recurring, "R-10 is kai's first case");
-    let ana = p.store().case_by_source(Source::Import, "R-11").await.unwrap().unwrap();
-    assert!(ana.recurring);
+on_both_backends! {
+    async fn redelivered_message_is_stored_once_and_answers_with_the_first_decision(db: &TestDb) {
+        let p = pipeline(db, Policy::default()).await;
+        let text = "I never saved the appToken. Can I look it up somewhere?";
+        let first = p.handle(ticket("T-1", "ana", text, NOW), &ch(), Delivery::Return).await.unwrap();
+        assert!(!first.duplicate);
+        assert_eq!(first.case.reply_status, ReplyStatus::Sent);
+        let again = p.handle(ticket("T-1", "ana", "something else entirely", NOW + 5), &ch(), Delivery::Return).await.unwrap();
+        assert!(again.duplicate && again.decision.is_none());
+        assert_eq!(again.case, first.case);
+        assert_eq!(p.store().count_cases().await.unwrap(), 1);
+    }
 }
 
-#[tokio::test]
-async fn masked_secrets_never_reach_the_database_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = pipeline(&dir, Policy::default()).await;
-    let text = format!("curl -H 'X-VTEX-API-AppKey: vtexappkey-acme-QWERTY' -H 'X-VTEX-API-AppToken: {TOKEN}' gives 401");
-    let h = p.handle(ticket("leak", "gil", &text, NOW), &ch(), Delivery::Return).await.unwrap();
-    assert_eq!(h.case.secrets_found, 1);
-    assert!(h.case.text.contains("[masked:apptoken]"));
-    p.store().close().await;
-    crate::support::assert_not_on_disk(dir.path(), &TOKEN.as_bytes()[..24]);
+on_both_backends! {
+    async fn concurrent_duplicate_deliveries_create_exactly_one_case(db: &TestDb) {
+        let p = pipeline(db, Policy::default()).await;
+        let mut tasks = Vec::new();
+        for i in 0..40 {
+            let p = p.clone();
+            tasks.push(tokio::spawn(async move {
+                p.handle(ticket(&format!("T-{}", i % 5), "bob", "App key authentication isn't working for us.", NOW), &ch(), Delivery::Return)
+                    .await
+            }));
+        }
+        let mut fresh = 0;
+        for t in tasks {
+            fresh += usize::from(!t.await.unwrap().unwrap().duplicate);
+        }
+        assert_eq!(fresh, 5);
+        assert_eq!(p.store().count_cases().await.unwrap(), 5);
+    }
 }
 
-#[tokio::test]
-async fn feedback_is_stored_per_voter_and_counted_in_stats() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = pipeline(&dir, Policy::default()).await;
-    let h = p
-        .handle(ticket("f", "hal", "Can someone who isn't the Sponsor create keys?", triage::pipeline::now()), &ch(), Delivery::Return)
-        .await
-        .unwrap();
-    let s = p.store();
-    assert_eq!(s.add_feedback(h.case.id, true, "u1", "api", NOW).await.unwrap(), FeedbackOutcome::Recorded);
-    assert_eq!(s.add_feedback(h.case.id, false, "u2", "api", NOW).await.unwrap(), FeedbackOutcome::Recorded);
-    s.add_feedback(h.case.id, true, "u2", "api", NOW).await.unwrap();
-    assert_eq!(s.feedback_counts(h.case.id).await.unwrap(), (2, 0), "a second vote replaces the first");
-    assert_eq!(s.add_feedback(999, true, "u1", "api", NOW).await.unwrap(), FeedbackOutcome::UnknownCase);
-    let stats = triage::stats::compute(s, std::time::Duration::from_secs(86_400), 5, triage::pipeline::now()).await.unwrap();
-    assert_eq!(stats.total_cases, 1);
-    assert_eq!(stats.escalated_to_sponsor, 1);
-    assert_eq!(stats.feedback[0].helpful, 2);
-    assert_eq!(stats.feedback[0].helpful_rate, Some(1.0));
+on_both_backends! {
+    async fn third_case_in_the_window_escalates_and_second_is_held_by_cooldown(db: &TestDb) {
+        let p = pipeline(db, Policy::default()).await;
+        let text = "We lost the token for our ERP key, where can we find it?";
+        let one = p.handle(ticket("a", "carla", text, NOW), &ch(), Delivery::Return).await.unwrap();
+        let two = p.handle(ticket("b", "carla", text, NOW + 60), &ch(), Delivery::Return).await.unwrap();
+        let three = p.handle(ticket("c", "carla", text, NOW + 120), &ch(), Delivery::Return).await.unwrap();
+        let other = p.handle(ticket("d", "dan", text, NOW + 130), &ch(), Delivery::Return).await.unwrap();
+        assert!(one.decision.as_ref().unwrap().posts() && !one.case.recurring);
+        assert!(two.case.recurring);
+        assert_eq!(two.case.suppressed_reason, Some(Suppression::Cooldown));
+        assert!(three.case.recurrence_escalation && three.case.reply_status == ReplyStatus::Sent);
+        assert!(three.case.reply_text.as_deref().unwrap().contains("case 3"));
+        assert!(!other.case.recurring, "another author starts fresh");
+        // Outside the window nothing recurs.
+        let later = p.handle(ticket("e", "carla", text, NOW + 8 * 86_400), &ch(), Delivery::Return).await.unwrap();
+        assert!(!later.case.recurring && later.decision.unwrap().posts());
+    }
+}
+
+on_both_backends! {
+    async fn same_account_counts_as_recurrence_across_authors(db: &TestDb) {
+        let p = pipeline(db, Policy::default()).await;
+        let mut a = ticket("x1", "eve", "Our appKey and appToken stopped working this morning.", NOW);
+        a.account = Some("acme".into());
+        let mut b = ticket("x2", "fred", "Our appKey and appToken stopped working this morning.", NOW + 10);
+        b.account = Some("acme".into());
+        p.handle(a, &ch(), Delivery::Return).await.unwrap();
+        assert!(p.handle(b, &ch(), Delivery::Return).await.unwrap().case.recurring);
+    }
+}
+
+on_both_backends! {
+    async fn recurrence_reaches_back_across_week_boundaries_and_long_windows(db: &TestDb) {
+        const WEEK: i64 = 604_800;
+        let text = "We lost the token for our ERP key, where can we find it?";
+        // Two days before and one day after a week boundary (weeks count from the Unix epoch).
+        let boundary = (NOW / WEEK + 1) * WEEK;
+        let p = pipeline(db, Policy::default()).await;
+        p.handle(ticket("w1", "hana", text, boundary - 2 * 86_400), &ch(), Delivery::Return).await.unwrap();
+        let after = p.handle(ticket("w2", "hana", text, boundary + 86_400), &ch(), Delivery::Return).await.unwrap();
+        assert!(after.case.recurring, "a case in the previous week counts");
+
+        // A 30-day window spans five weeks: a case 29 days back still counts, 31 days back not.
+        let other = TestDb::new(db.backend).await.unwrap();
+        let p = pipeline(&other, Policy { recurrence_window_secs: 30 * 86_400, ..Policy::default() }).await;
+        p.handle(ticket("m1", "ivo", text, NOW - 31 * 86_400), &ch(), Delivery::Return).await.unwrap();
+        p.handle(ticket("m2", "ivo", text, NOW - 29 * 86_400), &ch(), Delivery::Return).await.unwrap();
+        let now = p.handle(ticket("m3", "ivo", text, NOW), &ch(), Delivery::Return).await.unwrap();
+        assert!(now.case.recurring);
+        assert!(!now.case.recurrence_escalation, "only one earlier case (29 days back) is in the window, not the one 31 days back");
+    }
+}
+
+on_both_backends! {
+    async fn an_imported_case_recurs_when_any_earlier_case_is_in_the_window(db: &TestDb) {
+        let text = "We lost the token for our ERP key, where can we find it?";
+        let p = pipeline(db, Policy { recurrence_window_secs: 30 * 86_400, ..Policy::default() }).await;
+        let import = |id: &str, author: &str, account: &str, at: i64| {
+            let mut m = Incoming::new(Source::Import, id, text);
+            m.author = Some(author.into());
+            m.account = Some(account.into());
+            m.received_at = Some(at);
+            let c = p.analyse(&m.text);
+            let p = p.clone();
+            async move {
+                p.record_batch(vec![(m, c)], Delivery::Never).await.unwrap();
+            }
+        };
+        // One batch each, so that every lookup goes to the store. Earlier cases 31 and 29 days back
+        // (five and four weeks apart): only the second is in the window.
+        import("ivo-old", "ivo", "acme", NOW - 31 * 86_400).await;
+        import("ivo-now", "ivo", "acme", NOW).await;
+        import("kim-old", "kim", "bravo", NOW - 29 * 86_400).await;
+        import("kim-now", "kim", "bravo", NOW).await;
+        import("colleague", "vic", "bravo", NOW + 60).await;
+        let get = |id: &'static str| {
+            let p = p.clone();
+            async move { p.store().case_by_source(Source::Import, id).await.unwrap().unwrap() }
+        };
+        assert!(!get("ivo-now").await.recurring, "the case 31 days back is outside the window");
+        assert!(get("kim-now").await.recurring, "the case 29 days back is inside the window");
+        assert!(get("colleague").await.recurring, "same account, another author");
+    }
+}
+
+on_both_backends! {
+    async fn a_case_from_the_same_author_and_account_counts_once(db: &TestDb) {
+        let p = pipeline(db, Policy::default()).await;
+        let text = "Our appKey and appToken stopped working this morning.";
+        let mut first = ticket("s1", "jo", text, NOW);
+        first.account = Some("acme".into());
+        let mut second = ticket("s2", "jo", text, NOW + 7_200);
+        second.account = Some("acme".into());
+        p.handle(first, &ch(), Delivery::Return).await.unwrap();
+        let h = p.handle(second, &ch(), Delivery::Return).await.unwrap();
+        assert!(h.case.recurring);
+        // Counted twice, the second case would already be the third and hand over to staff.
+        assert!(!h.case.recurrence_escalation);
+        assert!(h.decision.is_some_and(|d| d.posts() && !d.recurrence_escalation));
+    }
+}
+
+on_both_backends! {
+    async fn a_batch_larger_than_one_insert_sees_its_own_earlier_cases_and_repeats(db: &TestDb) {
+        let p = pipeline(db, Policy::default()).await;
+        let text = "We lost the token for our ERP key, where can we find it?";
+        // 150 messages, one author, one minute apart, ids repeating every 100: crosses the
+        // multi-row insert size (64) twice, and repeats ids from an earlier chunk and the same one.
+        let items: Vec<_> = (0..150)
+            .map(|i| {
+                let mut m = Incoming::new(Source::Import, format!("B-{}", i % 100), text);
+                m.author = Some("kai".into());
+                m.received_at = Some(NOW + i * 60);
+                (m.clone(), p.analyse(&m.text))
+            })
+            .collect();
+        let outcome = p.record_batch(items, Delivery::Never).await.unwrap();
+        assert_eq!((outcome.inserted, outcome.duplicates), (100, 50));
+        assert_eq!(p.store().count_cases().await.unwrap(), 100);
+        let first = p.store().case_by_source(Source::Import, "B-0").await.unwrap().unwrap();
+        assert!(!first.recurring);
+        for id in ["B-1", "B-63", "B-64", "B-65", "B-99"] {
+            let case = p.store().case_by_source(Source::Import, id).await.unwrap().unwrap();
+            assert!(case.recurring, "{id} follows earlier cases of the same author");
+            assert_eq!(case.suppressed_reason, Some(Suppression::Backlog));
+            assert!(case.reply_text.is_none());
+        }
+        // The same batch again adds nothing.
+        let again: Vec<_> =
+            (0..100).map(|i| Incoming::new(Source::Import, format!("B-{i}"), text)).map(|m| (m.clone(), p.analyse(&m.text))).collect();
+        assert_eq!(p.record_batch(again, Delivery::Never).await.unwrap().duplicates, 100);
+    }
+}
+
+on_both_backends! {
+    async fn a_resumed_import_keeps_the_stored_case_when_an_id_comes_back_changed(db: &TestDb) {
+        let p = pipeline(db, Policy::default()).await;
+        let text = "We lost the token for our ERP key, where can we find it?";
+        let item = |id: &str, author: &str, minute: i64| {
+            let mut m = Incoming::new(Source::Import, id, text);
+            m.author = Some(author.into());
+            m.received_at = Some(NOW + minute * 60);
+            (m.clone(), p.analyse(&m.text))
+        };
+        let first: Vec<_> = (0..10).map(|i| item(&format!("R-{i}"), if i == 5 { "zed" } else { "ana" }, i)).collect();
+        p.record_batch(first, Delivery::Never).await.unwrap();
+        // The re-run starts inside what is stored. R-5 now names kai: the stored case (zed's) stays,
+        // so kai's R-10 is kai's first case. Counted from the re-sent line, it would be recurring.
+        let mut second: Vec<_> = (5..10).map(|i| item(&format!("R-{i}"), "kai", i)).collect();
+        second.extend((10..100).map(|i| item(&format!("R-{i}"), if i == 10 { "kai" } else { "ana" }, i)));
+        let outcome = p.record_batch(second, Delivery::Never).await.unwrap();
+        assert_eq!((outcome.inserted, outcome.duplicates), (90, 5));
+        assert_eq!(p.store().count_cases().await.unwrap(), 100);
+        let kept = p.store().case_by_source(Source::Import, "R-5").await.unwrap().unwrap();
+        assert_eq!(kept.author.as_deref(), Some("zed"));
+        let kai = p.store().case_by_source(Source::Import, "R-10").await.unwrap().unwrap();
+        assert!(!kai.recurring, "R-10 is kai's first case");
+        let ana = p.store().case_by_source(Source::Import, "R-11").await.unwrap().unwrap();
+        assert!(ana.recurring);
+    }
+}
+
+on_both_backends! {
+    async fn masked_secrets_never_reach_the_database_file(db: &TestDb) {
+        let p = pipeline(db, Policy::default()).await;
+        let text = format!("curl -H 'X-VTEX-API-AppKey: vtexappkey-acme-QWERTY' -H 'X-VTEX-API-AppToken: {TOKEN}' gives 401");
+        let h = p.handle(ticket("leak", "gil", &text, NOW), &ch(), Delivery::Return).await.unwrap();
+        assert_eq!(h.case.secrets_found, 1);
+        assert!(h.case.text.contains("[masked:apptoken]"));
+        p.store().close().await;
+        db.assert_not_stored(&TOKEN[..24]).await;
+    }
+}
+
+on_both_backends! {
+    async fn feedback_is_stored_per_voter_and_counted_in_stats(db: &TestDb) {
+        let p = pipeline(db, Policy::default()).await;
+        let h = p
+            .handle(ticket("f", "hal", "Can someone who isn't the Sponsor create keys?", triage::pipeline::now()), &ch(), Delivery::Return)
+            .await
+            .unwrap();
+        let s = p.store();
+        assert_eq!(s.add_feedback(h.case.id, true, "u1", "api", NOW).await.unwrap(), FeedbackOutcome::Recorded);
+        assert_eq!(s.add_feedback(h.case.id, false, "u2", "api", NOW).await.unwrap(), FeedbackOutcome::Recorded);
+        s.add_feedback(h.case.id, true, "u2", "api", NOW).await.unwrap();
+        assert_eq!(s.feedback_counts(h.case.id).await.unwrap(), (2, 0), "a second vote replaces the first");
+        assert_eq!(s.add_feedback(999, true, "u1", "api", NOW).await.unwrap(), FeedbackOutcome::UnknownCase);
+        let stats = triage::stats::compute(s, std::time::Duration::from_secs(86_400), 5, triage::pipeline::now()).await.unwrap();
+        assert_eq!(stats.total_cases, 1);
+        assert_eq!(stats.escalated_to_sponsor, 1);
+        assert_eq!(stats.feedback[0].helpful, 2);
+        assert_eq!(stats.feedback[0].helpful_rate, Some(1.0));
+    }
 }
 
 #[tokio::test]
@@ -297,9 +305,9 @@ async fn a_database_locked_by_another_process_gets_a_clear_error() {
 
 #[tokio::test]
 async fn the_wal_is_copied_into_the_database_in_the_background() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = pipeline(&dir, Policy::default()).await;
-    let db = dir.path().join("cases.db");
+    let sqlite = TestDb::new(Backend::Sqlite).await.unwrap();
+    let p = pipeline(&sqlite, Policy::default()).await;
+    let db = sqlite.dir.path().join("cases.db");
     let before = std::fs::metadata(&db).unwrap().len();
     let text = "We lost the token for our ERP key, where can we find it? ".repeat(8);
     let items: Vec<_> = (0..3000)
@@ -320,97 +328,97 @@ async fn the_wal_is_copied_into_the_database_in_the_background() {
     assert_eq!(p.store().count_cases().await.unwrap(), 3000);
 }
 
-#[tokio::test]
-async fn statistics_add_up_to_the_stored_cases_in_every_breakdown() {
-    use std::collections::BTreeMap;
-    let dir = tempfile::tempdir().unwrap();
-    let p = pipeline(&dir, Policy::default()).await;
-    let texts = [
-        "We lost the token for our ERP key, where can we find it?",
-        "Perdemos o appToken da integração, dá para ver de novo?",
-        "Can someone who isn't the Sponsor create keys?",
-        "How do I change the checkout button colour in the theme?",
-        "Creé una appKey nueva y todo devuelve 403, ¿hay que asociarla a un rol?",
-    ];
-    // Two days, three languages, several categories, answered and held back (cooldown, not
-    // support), plus a backlog import: every breakdown has more than one group.
-    let mut cases = Vec::new();
-    for i in 0..20i64 {
-        let at = NOW - 2 * 86_400 + i * 7_200;
-        let m = ticket(&format!("S-{i}"), &format!("u{}", i % 3), texts[(i % 5) as usize], at);
-        cases.push(p.handle(m, &ch(), Delivery::Return).await.unwrap().case);
-    }
-    let mut m = Incoming::new(Source::Import, "S-import", texts[4]);
-    m.received_at = Some(NOW - 3_600);
-    p.record_batch(vec![(m.clone(), p.analyse(&m.text))], Delivery::Never).await.unwrap();
-    cases.push(p.store().case_by_source(Source::Import, "S-import").await.unwrap().unwrap());
-
-    let stats = triage::stats::compute(p.store(), std::time::Duration::from_secs(3 * 86_400), 5, NOW).await.unwrap();
-    let tally = |key: &dyn Fn(&triage::store::CaseRecord) -> String| {
-        let mut m = BTreeMap::<String, i64>::new();
-        for c in &cases {
-            *m.entry(key(c)).or_default() += 1;
+on_both_backends! {
+    async fn statistics_add_up_to_the_stored_cases_in_every_breakdown(db: &TestDb) {
+        use std::collections::BTreeMap;
+        let p = pipeline(db, Policy::default()).await;
+        let texts = [
+            "We lost the token for our ERP key, where can we find it?",
+            "Perdemos o appToken da integração, dá para ver de novo?",
+            "Can someone who isn't the Sponsor create keys?",
+            "How do I change the checkout button colour in the theme?",
+            "Creé una appKey nueva y todo devuelve 403, ¿hay que asociarla a un rol?",
+        ];
+        // Two days, three languages, several categories, answered and held back (cooldown, not
+        // support), plus a backlog import: every breakdown has more than one group.
+        let mut cases = Vec::new();
+        for i in 0..20i64 {
+            let at = NOW - 2 * 86_400 + i * 7_200;
+            let m = ticket(&format!("S-{i}"), &format!("u{}", i % 3), texts[(i % 5) as usize], at);
+            cases.push(p.handle(m, &ch(), Delivery::Return).await.unwrap().case);
         }
-        m
-    };
-    let ranked = |v: &[triage::stats::Count]| v.iter().map(|c| (c.name.clone(), c.cases)).collect::<BTreeMap<_, _>>();
-    assert_eq!(stats.total_cases, cases.len() as i64);
-    assert_eq!(ranked(&stats.by_category), tally(&|c| c.category.clone()));
-    assert_eq!(ranked(&stats.by_language), tally(&|c| c.language.code().to_string()));
-    for list in [&stats.by_category, &stats.by_language] {
-        assert!(list.windows(2).all(|w| w[0].cases > w[1].cases || (w[0].cases == w[1].cases && w[0].name < w[1].name)), "{list:?}");
+        let mut m = Incoming::new(Source::Import, "S-import", texts[4]);
+        m.received_at = Some(NOW - 3_600);
+        p.record_batch(vec![(m.clone(), p.analyse(&m.text))], Delivery::Never).await.unwrap();
+        cases.push(p.store().case_by_source(Source::Import, "S-import").await.unwrap().unwrap());
+
+        let stats = triage::stats::compute(p.store(), std::time::Duration::from_secs(3 * 86_400), 5, NOW).await.unwrap();
+        let tally = |key: &dyn Fn(&triage::store::CaseRecord) -> String| {
+            let mut m = BTreeMap::<String, i64>::new();
+            for c in &cases {
+                *m.entry(key(c)).or_default() += 1;
+            }
+            m
+        };
+        let ranked = |v: &[triage::stats::Count]| v.iter().map(|c| (c.name.clone(), c.cases)).collect::<BTreeMap<_, _>>();
+        assert_eq!(stats.total_cases, cases.len() as i64);
+        assert_eq!(ranked(&stats.by_category), tally(&|c| c.category.clone()));
+        assert_eq!(ranked(&stats.by_language), tally(&|c| c.language.code().to_string()));
+        for list in [&stats.by_category, &stats.by_language] {
+            assert!(list.windows(2).all(|w| w[0].cases > w[1].cases || (w[0].cases == w[1].cases && w[0].name < w[1].name)), "{list:?}");
+        }
+        let days: BTreeMap<String, i64> = stats.by_day.iter().map(|d| (d.day.clone(), d.cases)).collect();
+        assert_eq!(days, tally(&|c| triage::stats::day_of(c.received_at)));
+        assert!(days.len() >= 2);
+        for d in &stats.by_day {
+            let per_category = tally(&|c| if triage::stats::day_of(c.received_at) == d.day { c.category.clone() } else { String::new() });
+            let per_category: BTreeMap<_, _> = per_category.into_iter().filter(|(k, _)| !k.is_empty()).collect();
+            assert_eq!(d.by_category, per_category, "{}", d.day);
+        }
+        let status = tally(&|c| format!("{:?}", c.reply_status));
+        assert_eq!(stats.replies.sent, status.get("Sent").copied().unwrap_or(0));
+        let reasons = tally(&|c| c.suppressed_reason.map(|r| r.as_str().to_string()).unwrap_or_default());
+        let reasons: BTreeMap<_, _> = reasons.into_iter().filter(|(k, _)| !k.is_empty()).collect();
+        assert_eq!(stats.replies.suppressed_by_reason, reasons);
+        assert!(reasons.len() >= 2, "{reasons:?}");
+        assert_eq!(stats.escalated_to_sponsor, cases.iter().filter(|c| c.escalate_to_sponsor).count() as i64);
+        assert_eq!(stats.recurring, cases.iter().filter(|c| c.recurring).count() as i64);
     }
-    let days: BTreeMap<String, i64> = stats.by_day.iter().map(|d| (d.day.clone(), d.cases)).collect();
-    assert_eq!(days, tally(&|c| triage::stats::day_of(c.received_at)));
-    assert!(days.len() >= 2);
-    for d in &stats.by_day {
-        let per_category = tally(&|c| if triage::stats::day_of(c.received_at) == d.day { c.category.clone() } else { String::new() });
-        let per_category: BTreeMap<_, _> = per_category.into_iter().filter(|(k, _)| !k.is_empty()).collect();
-        assert_eq!(d.by_category, per_category, "{}", d.day);
-    }
-    let status = tally(&|c| format!("{:?}", c.reply_status));
-    assert_eq!(stats.replies.sent, status.get("Sent").copied().unwrap_or(0));
-    let reasons = tally(&|c| c.suppressed_reason.map(|r| r.as_str().to_string()).unwrap_or_default());
-    let reasons: BTreeMap<_, _> = reasons.into_iter().filter(|(k, _)| !k.is_empty()).collect();
-    assert_eq!(stats.replies.suppressed_by_reason, reasons);
-    assert!(reasons.len() >= 2, "{reasons:?}");
-    assert_eq!(stats.escalated_to_sponsor, cases.iter().filter(|c| c.escalate_to_sponsor).count() as i64);
-    assert_eq!(stats.recurring, cases.iter().filter(|c| c.recurring).count() as i64);
 }
 
-#[tokio::test]
-async fn a_burst_member_is_not_counted_again_by_recurrence_but_a_separate_case_is() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = pipeline(&dir, Policy::default()).await;
-    let text = "We lost the token for our ERP key, where can we find it?";
-    // Within one transaction (a batch) and across transactions, from memory and from SQL.
-    let mut member = ticket("b-1", "dora", text, NOW);
-    member.burst_of = Some("b-2".into());
-    let held = Channel { humans_first: Some(Suppression::InBurst), ..ch() };
-    p.handle(member, &held, Delivery::Return).await.unwrap();
-    let answer = p.handle(ticket("b-2", "dora", text, NOW + 5), &ch(), Delivery::Return).await.unwrap();
-    assert!(!answer.case.recurring, "the burst is one question");
-    let later = p.handle(ticket("b-3", "dora", text, NOW + 60), &ch(), Delivery::Return).await.unwrap();
-    assert!(later.case.recurring, "a later question recurs");
-    assert_eq!(later.decision.as_ref().map(|d| d.recurring), Some(true));
+on_both_backends! {
+    async fn a_burst_member_is_not_counted_again_by_recurrence_but_a_separate_case_is(db: &TestDb) {
+        let p = pipeline(db, Policy::default()).await;
+        let text = "We lost the token for our ERP key, where can we find it?";
+        // Within one transaction (a batch) and across transactions, from memory and from SQL.
+        let mut member = ticket("b-1", "dora", text, NOW);
+        member.burst_of = Some("b-2".into());
+        let held = Channel { humans_first: Some(Suppression::InBurst), ..ch() };
+        p.handle(member, &held, Delivery::Return).await.unwrap();
+        let answer = p.handle(ticket("b-2", "dora", text, NOW + 5), &ch(), Delivery::Return).await.unwrap();
+        assert!(!answer.case.recurring, "the burst is one question");
+        let later = p.handle(ticket("b-3", "dora", text, NOW + 60), &ch(), Delivery::Return).await.unwrap();
+        assert!(later.case.recurring, "a later question recurs");
+        assert_eq!(later.decision.as_ref().map(|d| d.recurring), Some(true));
 
-    let mut batch_member = ticket("c-1", "eve", text, NOW);
-    batch_member.burst_of = Some("c-2".into());
-    let c = |m: Incoming| {
-        let classification = p.analyse(&m.text);
-        (m, classification)
-    };
-    p.record_batch(vec![c(batch_member), c(ticket("c-2", "eve", text, NOW + 5))], Delivery::Never).await.unwrap();
-    let stored = p.store().case_by_source(Source::Ticket, "c-2").await.unwrap().unwrap();
-    assert!(!stored.recurring, "in one batch too");
-    assert_eq!(p.store().case_by_source(Source::Ticket, "c-1").await.unwrap().unwrap().burst_of.as_deref(), Some("c-2"));
+        let mut batch_member = ticket("c-1", "eve", text, NOW);
+        batch_member.burst_of = Some("c-2".into());
+        let c = |m: Incoming| {
+            let classification = p.analyse(&m.text);
+            (m, classification)
+        };
+        p.record_batch(vec![c(batch_member), c(ticket("c-2", "eve", text, NOW + 5))], Delivery::Never).await.unwrap();
+        let stored = p.store().case_by_source(Source::Ticket, "c-2").await.unwrap().unwrap();
+        assert!(!stored.recurring, "in one batch too");
+        assert_eq!(p.store().case_by_source(Source::Ticket, "c-1").await.unwrap().unwrap().burst_of.as_deref(), Some("c-2"));
+    }
 }
 
 #[tokio::test]
 async fn search_finds_a_case_by_its_edited_text_and_no_longer_by_the_old() {
     use triage::store::browse::CaseFilter;
-    let dir = tempfile::tempdir().unwrap();
-    let p = pipeline(&dir, Policy::default()).await;
+    let sqlite = TestDb::new(Backend::Sqlite).await.unwrap();
+    let p = pipeline(&sqlite, Policy::default()).await;
     let first = p.handle(ticket("e-1", "ana", "the walrus integration lost its appToken", NOW), &ch(), Delivery::Return).await.unwrap();
     let find = |word: &str| CaseFilter { text: Some(word.into()), ..CaseFilter::default() };
     assert_eq!(p.store().browse(&find("walrus"), None, 10).await.unwrap().cases.len(), 1, "searchable once committed");

@@ -38,7 +38,7 @@ pub async fn spawn_app_with_connectors(
         listen: listen.parse().unwrap(),
         api_token: api_token.map(str::to_string),
         discord_token: None,
-        database: dir.path().join("cases.db"),
+        database: dir.path().join("cases.db").into(),
         rules: None,
         config,
         connectors,

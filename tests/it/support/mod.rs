@@ -1,4 +1,5 @@
 pub mod app;
+pub mod db;
 pub mod fake_discord;
 pub mod fake_helpdesk;
 

@@ -1,0 +1,238 @@
+//! The pipeline's write transaction on PostgreSQL (see `store/write.rs` for the interface).
+//!
+//! Correct with several writers:
+//! - **Duplicates.** `UNIQUE (source, source_id)` and `ON CONFLICT DO NOTHING`: a re-delivered
+//!   message is one case whichever process takes it.
+//! - **Recurrence and cooldown.** Decided once per (author or account, category): the
+//!   transaction first takes `pg_advisory_xact_lock` on each key the pipeline names, so a
+//!   second process deciding on the same author or source id waits for the first to commit,
+//!   then sees its case (READ COMMITTED: each statement reads what was committed before it).
+//!   Every transaction takes all its locks in one statement, in ascending key order, so two
+//!   transactions never wait for each other in a circle. The locks end with the transaction.
+
+use std::collections::HashMap;
+
+use sha2::{Digest, Sha256};
+use sqlx::{Postgres as Pg, Row, Transaction};
+use tokio::runtime::Handle;
+
+use super::super::history::{HistoryQuery, PRIOR_CAP};
+use super::super::outbox::NewDelivery;
+use super::super::write::CaseWriter;
+use super::super::{NewCase, Source, StoreError};
+use super::{error, Postgres};
+use crate::respond::{History, Suppression};
+
+impl Postgres {
+    /// One transaction on a blocking thread: the pipeline's core is synchronous, and each of
+    /// its statements here is one round trip awaited with `block_on`.
+    pub(crate) async fn write_cases<T, F>(&self, shown: &str, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn CaseWriter) -> Result<T, StoreError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let path = shown.to_string();
+        let runtime = Handle::current();
+        let task = tokio::task::spawn_blocking(move || {
+            let tx = runtime.block_on(pool.begin()).map_err(|e| error(&path, e))?;
+            let mut w = PgWriter { tx, runtime: runtime.clone(), path: path.clone() };
+            let out = f(&mut w)?;
+            runtime.block_on(w.tx.commit()).map_err(|e| error(&path, e))?;
+            Ok(out)
+        });
+        task.await.unwrap_or_else(|_| {
+            Err(StoreError::Query { path: shown.to_string(), reason: "the database writer stopped unexpectedly".into() })
+        })
+    }
+}
+
+struct PgWriter {
+    tx: Transaction<'static, Pg>,
+    runtime: Handle,
+    path: String,
+}
+
+/// A lock key as PostgreSQL's advisory locks take it: 64 bits of the key's SHA-256. Two keys
+/// that share them only wait for each other needlessly.
+fn lock_id(key: &str) -> i64 {
+    let digest = Sha256::digest(key.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
+}
+
+impl PgWriter {
+    fn err(&self, e: sqlx::Error) -> StoreError {
+        error(&self.path, e)
+    }
+
+    fn run(&mut self, sql: &str) -> Result<(), StoreError> {
+        let done = self.runtime.block_on(sqlx::query(sql).execute(&mut *self.tx));
+        done.map(|_| ()).map_err(|e| self.err(e))
+    }
+}
+
+const INSERT: &str = "INSERT INTO cases (source, source_id, guild_id, channel_id, thread_id, origin, author, account, received_at,
+      language, category, confidence, rules, findings, secrets_found, escalate_to_sponsor, recurring, recurrence_escalation,
+      reply_text, reply_status, suppressed_reason, text, burst_of)
+    SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+      $9::bigint[], $10::text[], $11::text[], $12::float8[], $13::text[], $14::text[], $15::bigint[], $16::bool[], $17::bool[],
+      $18::bool[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[])
+    ON CONFLICT (source, source_id) DO NOTHING
+    RETURNING source_id, id";
+
+impl CaseWriter for PgWriter {
+    fn needs_locks(&self) -> bool {
+        true
+    }
+
+    fn lock(&mut self, keys: &[String]) -> Result<(), StoreError> {
+        let mut ids: Vec<i64> = keys.iter().map(|k| lock_id(k)).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        // UNNEST yields the array in order, so the locks are taken in ascending order.
+        let done = self
+            .runtime
+            .block_on(sqlx::query("SELECT pg_advisory_xact_lock(k) FROM UNNEST($1::bigint[]) AS k").bind(&ids).execute(&mut *self.tx));
+        done.map(|_| ()).map_err(|e| self.err(e))
+    }
+
+    fn stored_id(&mut self, source: Source, source_id: &str) -> Result<Option<i64>, StoreError> {
+        let q = sqlx::query("SELECT id FROM cases WHERE source = $1 AND source_id = $2").bind(source.as_str()).bind(source_id);
+        let row = self.runtime.block_on(q.fetch_optional(&mut *self.tx)).map_err(|e| self.err(e))?;
+        Ok(row.map(|r| r.get::<i64, _>(0)))
+    }
+
+    fn history(&mut self, q: &HistoryQuery<'_>, window: i64, count_up_to: u32, cooldown: Option<i64>) -> Result<History, StoreError> {
+        if q.author.is_none() && q.account.is_none() {
+            return Ok(History::default());
+        }
+        let since = q.at.saturating_sub(window.max(0));
+        let cap = i64::from(count_up_to.min(PRIOR_CAP));
+        // A case from both the same author and the same account is counted once, by the
+        // author branch.
+        let count = sqlx::query(
+            "SELECT COUNT(*) FROM (
+               (SELECT 1 FROM cases WHERE author = $1 AND category = $3 AND received_at > $4 AND received_at <= $5 AND burst_of IS NULL LIMIT $6)
+               UNION ALL
+               (SELECT 1 FROM cases WHERE account = $2 AND category = $3 AND received_at > $4 AND received_at <= $5 AND burst_of IS NULL
+                  AND ($1::text IS NULL OR author IS DISTINCT FROM $1) LIMIT $6)
+               LIMIT $6) AS earlier",
+        )
+        .bind(q.author)
+        .bind(q.account)
+        .bind(q.category)
+        .bind(since)
+        .bind(q.at)
+        .bind(cap);
+        let prior: i64 = self.runtime.block_on(count.fetch_one(&mut *self.tx)).map_err(|e| self.err(e))?.get(0);
+        let prior_cases = u32::try_from(prior).unwrap_or(u32::MAX);
+        let Some(cooldown) = cooldown else {
+            return Ok(History { prior_cases, ..History::default() });
+        };
+        let last = sqlx::query(
+            "SELECT received_at, recurrence_escalation FROM (
+               (SELECT received_at, recurrence_escalation FROM cases
+                  WHERE author = $1 AND category = $3 AND received_at > $4 AND received_at <= $5 AND reply_status IN ('sent', 'pending')
+                  ORDER BY received_at DESC, recurrence_escalation DESC LIMIT 1)
+               UNION ALL
+               (SELECT received_at, recurrence_escalation FROM cases
+                  WHERE account = $2 AND category = $3 AND received_at > $4 AND received_at <= $5 AND reply_status IN ('sent', 'pending')
+                  ORDER BY received_at DESC, recurrence_escalation DESC LIMIT 1)
+             ) AS replies ORDER BY received_at DESC, recurrence_escalation DESC LIMIT 1",
+        )
+        .bind(q.author)
+        .bind(q.account)
+        .bind(q.category)
+        .bind(q.at.saturating_sub(cooldown.max(0)))
+        .bind(q.at);
+        let row = self.runtime.block_on(last.fetch_optional(&mut *self.tx)).map_err(|e| self.err(e))?;
+        Ok(History {
+            prior_cases,
+            last_reply_at: row.as_ref().map(|r| r.get::<i64, _>(0)),
+            last_reply_escalated: row.as_ref().is_some_and(|r| r.get::<bool, _>(1)),
+            answered_in_thread: false,
+        })
+    }
+
+    fn answered_in_thread(&mut self, thread_id: &str, category: &str) -> Result<bool, StoreError> {
+        let q = sqlx::query(
+            "SELECT EXISTS (SELECT 1 FROM cases WHERE thread_id = $1 AND category = $2 AND reply_status IN ('sent', 'pending'))",
+        )
+        .bind(thread_id)
+        .bind(category);
+        Ok(self.runtime.block_on(q.fetch_one(&mut *self.tx)).map_err(|e| self.err(e))?.get(0))
+    }
+
+    fn insert_cases(&mut self, cases: &[NewCase]) -> Result<Vec<Option<i64>>, StoreError> {
+        if cases.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One statement for the whole chunk, one array per column.
+        let text = |f: fn(&NewCase) -> String| cases.iter().map(f).collect::<Vec<String>>();
+        let opt = |f: fn(&NewCase) -> Option<String>| cases.iter().map(f).collect::<Vec<Option<String>>>();
+        let flag = |f: fn(&NewCase) -> bool| cases.iter().map(f).collect::<Vec<bool>>();
+        let q = sqlx::query(INSERT)
+            .bind(text(|c| c.source.as_str().to_string()))
+            .bind(text(|c| c.source_id.clone()))
+            .bind(opt(|c| c.guild_id.clone()))
+            .bind(opt(|c| c.channel_id.clone()))
+            .bind(opt(|c| c.thread_id.clone()))
+            .bind(opt(|c| c.origin.clone()))
+            .bind(opt(|c| c.author.clone()))
+            .bind(opt(|c| c.account.clone()))
+            .bind(cases.iter().map(|c| c.received_at).collect::<Vec<i64>>())
+            .bind(text(|c| c.language.code().to_string()))
+            .bind(text(|c| c.category.clone()))
+            .bind(cases.iter().map(|c| c.confidence).collect::<Vec<f64>>())
+            .bind(cases.iter().map(|c| serde_json::to_string(&c.rules).unwrap_or_else(|_| "[]".into())).collect::<Vec<String>>())
+            .bind(cases.iter().map(|c| serde_json::to_string(&c.findings).unwrap_or_else(|_| "[]".into())).collect::<Vec<String>>())
+            .bind(cases.iter().map(|c| c.secrets_found as i64).collect::<Vec<i64>>())
+            .bind(flag(|c| c.escalate_to_sponsor))
+            .bind(flag(|c| c.recurring))
+            .bind(flag(|c| c.recurrence_escalation))
+            .bind(opt(|c| c.reply_text.clone()))
+            .bind(text(|c| c.reply_status.as_str().to_string()))
+            .bind(opt(|c| c.suppressed_reason.map(Suppression::as_str).map(str::to_string)))
+            .bind(text(|c| c.text.clone()))
+            .bind(opt(|c| c.burst_of.clone()));
+        let rows = self.runtime.block_on(q.fetch_all(&mut *self.tx)).map_err(|e| self.err(e))?;
+        let returned: HashMap<String, i64> = rows.iter().map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1))).collect();
+        Ok(cases.iter().map(|c| returned.get(&c.source_id).copied()).collect())
+    }
+
+    fn insert_delivery(&mut self, case_id: i64, d: &NewDelivery, now_ms: i64) -> Result<(), StoreError> {
+        let tags = serde_json::to_string(&d.tags).unwrap_or_else(|_| "[]".into());
+        let q = sqlx::query(
+            "INSERT INTO outbox (case_id, helpdesk, ticket_id, public, body, tags, state, created_at, next_attempt_at)
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7) ON CONFLICT (case_id) DO NOTHING",
+        )
+        .bind(case_id)
+        .bind(d.helpdesk.as_str())
+        .bind(&d.ticket_id)
+        .bind(d.public)
+        .bind(&d.body)
+        .bind(tags)
+        .bind(now_ms);
+        self.runtime.block_on(q.execute(&mut *self.tx)).map(|_| ()).map_err(|e| self.err(e))
+    }
+
+    fn savepoint(&mut self) -> Result<(), StoreError> {
+        self.run("SAVEPOINT chunk")
+    }
+
+    fn end_savepoint(&mut self, undo: bool) -> Result<(), StoreError> {
+        if undo {
+            self.run("ROLLBACK TO SAVEPOINT chunk")?;
+        }
+        self.run("RELEASE SAVEPOINT chunk")
+    }
+
+    fn impossible(&self, what: &str) -> StoreError {
+        StoreError::Query { path: self.path.clone(), reason: format!("internal error: {what}") }
+    }
+}
