@@ -56,12 +56,6 @@ impl Application {
         let outbox = crate::helpdesk::outbox::Outbox::default();
         let classifier = Arc::new(Classifier::load(settings.rules.as_deref())?.with_threshold(settings.config.threshold));
         let store = Store::connect(&settings.database, StoreOptions { max_mb: settings.config.database_max_mb }).await?;
-        if store.backend() == "postgres" && !connectors.is_empty() {
-            anyhow::bail!(
-                "the helpdesk connectors post replies through the outbox, which runs on SQLite only so far; \
-                 remove the [helpdesk.*] sections (the generic /v1/tickets webhook works) or use a SQLite database"
-            );
-        }
         let pipeline = Pipeline::new(classifier, store, settings.config.policy());
         let api_token = settings.api_token.and_then(|t| api_token(&t));
         // Without a token the API is open, so it must not be reachable from other machines.

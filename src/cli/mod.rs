@@ -35,7 +35,7 @@ pub struct Cli {
     /// Configuration file (also TRIAGE_CONFIG); without one, built-in defaults.
     #[arg(long, global = true)]
     pub config: Option<PathBuf>,
-    /// SQLite database file (also DATABASE_URL=sqlite://PATH; default ./triage.db).
+    /// Database: a SQLite file or sqlite://PATH, or a postgres:// URL (also DATABASE_URL; default ./triage.db).
     #[arg(long, global = true)]
     pub database: Option<String>,
     /// Log format on stderr.

@@ -1,13 +1,21 @@
 //! The outbox of helpdesk replies: written with its case, claimed by the delivery worker, and
-//! finished as sent or failed. One process owns the SQLite writer, so claiming needs no lease:
-//! the worker keeps the ids it is posting in memory, and after a restart every pending row is
-//! due again.
+//! finished as sent or failed. On SQLite one process owns the writer, so claiming needs no
+//! lease: the worker keeps the ids it is posting in memory, and after a restart every pending
+//! row is due again. On PostgreSQL several workers share the table, and claiming takes a lease
+//! with `FOR UPDATE SKIP LOCKED` (see `postgres/outbox.rs`).
 
 use rusqlite::{params, OptionalExtension};
 use sqlx::Row;
 
-use super::{Store, StoreError};
+use super::{Db, Store, StoreError};
 use crate::helpdesk::Helpdesk;
+
+/// How long a PostgreSQL worker owns a delivery it claimed (see `postgres/outbox.rs`): an
+/// attempt is at most two API calls (the reply, then its tags) of `timeout` each (10 s by
+/// default) and two writes, and the lease must outlast it, or a slow attempt could be claimed
+/// and posted again by another process. It is also how long a reply claimed by a process that
+/// died waits for another process to post it.
+pub const CLAIM_LEASE_MS: i64 = 2 * 60 * 1000;
 
 /// A reply to post, as the pipeline writes it.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,8 +92,13 @@ pub(crate) fn insert(conn: &rusqlite::Connection, case_id: i64, d: &NewDelivery,
 }
 
 impl Store {
-    /// Pending deliveries due by `now_ms`, oldest first, leaving out those being posted.
+    /// Pending deliveries due by `now_ms`, oldest first, leaving out those being posted. On
+    /// PostgreSQL they are claimed for this process (another process's worker skips them).
     pub async fn due_deliveries(&self, now_ms: i64, limit: i64, busy: &[i64]) -> Result<Vec<Delivery>, StoreError> {
+        let db = match &self.db {
+            Db::Sqlite(db) => db,
+            Db::Postgres(pg) => return pg.claim_deliveries(&self.path, now_ms, limit).await,
+        };
         let busy_json = serde_json::to_string(busy).unwrap_or_else(|_| "[]".into());
         let rows = sqlx::query(
             "SELECT id, case_id, helpdesk, ticket_id, public, body, tags, step, attempts, created_at, remote_id FROM outbox
@@ -95,7 +108,7 @@ impl Store {
         .bind(now_ms)
         .bind(busy_json)
         .bind(limit)
-        .fetch_all(&self.sqlite("the helpdesk outbox")?.read)
+        .fetch_all(&db.read)
         .await
         .map_err(|e| self.err(e))?;
         let mut out = Vec::with_capacity(rows.len());
@@ -122,15 +135,21 @@ impl Store {
 
     /// The earliest time a pending delivery is due, to sleep until then.
     pub async fn next_delivery_due(&self) -> Result<Option<i64>, StoreError> {
+        let db = match &self.db {
+            Db::Sqlite(db) => db,
+            Db::Postgres(pg) => return pg.next_delivery_due(&self.path).await,
+        };
         sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'")
-            .fetch_one(&self.sqlite("the helpdesk outbox")?.read)
+            .fetch_one(&db.read)
             .await
             .map_err(|e| self.err(e))
     }
 
     /// The comment is posted: remember it, so that a retry of the tags does not post it again.
     pub async fn delivery_step_done(&self, id: i64, step: i64, remote_id: Option<String>) -> Result<(), StoreError> {
-        self.sqlite("the helpdesk outbox")?;
+        if let Db::Postgres(pg) = &self.db {
+            return pg.delivery_step_done(&self.path, id, step, remote_id).await;
+        }
         self.write(move |conn| {
             conn.prepare_cached("UPDATE outbox SET step = ?2, remote_id = COALESCE(?3, remote_id) WHERE id = ?1")?
                 .execute(params![id, step, remote_id])?;
@@ -142,7 +161,9 @@ impl Store {
     /// Records what attempts came to, in one transaction: the worker posts many replies at
     /// once, and one commit for each would make the single writer the bottleneck.
     pub async fn record_deliveries(&self, outcomes: Vec<Outcome>) -> Result<(), StoreError> {
-        self.sqlite("the helpdesk outbox")?;
+        if let Db::Postgres(pg) = &self.db {
+            return pg.record_deliveries(&self.path, outcomes).await;
+        }
         self.write(move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             for o in &outcomes {
@@ -183,8 +204,12 @@ impl Store {
     }
 
     pub async fn outbox_depth(&self) -> Result<OutboxDepth, StoreError> {
+        let db = match &self.db {
+            Db::Sqlite(db) => db,
+            Db::Postgres(pg) => return pg.outbox_depth(&self.path).await,
+        };
         let row = sqlx::query("SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox WHERE state = 'pending'")
-            .fetch_one(&self.sqlite("the helpdesk outbox")?.read)
+            .fetch_one(&db.read)
             .await
             .map_err(|e| self.err(e))?;
         Ok(OutboxDepth { pending: row.get("n"), oldest_created_at_ms: row.get("oldest") })
@@ -192,12 +217,16 @@ impl Store {
 
     /// The latest deliveries that gave up, newest first.
     pub async fn failed_deliveries(&self, limit: i64) -> Result<Vec<FailedDelivery>, StoreError> {
+        let db = match &self.db {
+            Db::Sqlite(db) => db,
+            Db::Postgres(pg) => return pg.failed_deliveries(&self.path, limit).await,
+        };
         let rows = sqlx::query(
             "SELECT case_id, helpdesk, ticket_id, attempts, done_at, COALESCE(last_error, '') AS last_error FROM outbox
              WHERE state = 'failed' ORDER BY done_at DESC LIMIT ?1",
         )
         .bind(limit)
-        .fetch_all(&self.sqlite("the helpdesk outbox")?.read)
+        .fetch_all(&db.read)
         .await
         .map_err(|e| self.err(e))?;
         Ok(rows

@@ -15,6 +15,7 @@ use triage::store::{DatabaseLocation, Source, Store, StoreOptions};
 use triage::Classifier;
 
 use crate::support::db::{new_postgres_database, postgres_url};
+use crate::support::fake_helpdesk::FakeHelpdesk;
 
 const BIN: &str = env!("CARGO_BIN_EXE_triage");
 
@@ -26,8 +27,18 @@ struct Replica {
 
 impl Replica {
     fn start(database: &str, name: &str) -> Replica {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--database", database])
+        Replica::start_with(database, name, None, &[])
+    }
+
+    /// With a config file and extra environment (a helpdesk's secrets).
+    fn start_with(database: &str, name: &str, config: Option<&std::path::Path>, env: &[(&str, &str)]) -> Replica {
+        let mut command = Command::new(BIN);
+        command.args(["serve", "--listen", "127.0.0.1:0", "--database", database]);
+        if let Some(config) = config {
+            command.arg("--config").arg(config);
+        }
+        command.envs(env.iter().copied());
+        let mut child = command
             .env_remove("DISCORD_TOKEN")
             .env_remove("TRIAGE_API_TOKEN")
             .env_remove("DATABASE_URL")
@@ -229,4 +240,57 @@ async fn two_writers_deciding_on_one_requester_at_the_same_moment_count_each_cas
     // within the cooldown of that escalation.
     assert_eq!(answered, 2, "{:?}", handled.iter().map(|h| (h.case.recurring, h.case.suppressed_reason)).collect::<Vec<_>>());
     assert_eq!(handled.iter().filter(|h| h.case.recurrence_escalation).count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_with_a_helpdesk_post_each_ticket_reply_exactly_once() {
+    let Some(admin) = postgres_url() else { return };
+    let url = new_postgres_database(&admin).await;
+    let fake = FakeHelpdesk::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("triage.toml");
+    std::fs::write(&config, format!("[helpdesk.zendesk]\nurl = \"{}\"\nemail = \"bot@acme.com\"\ntimeout = \"5s\"\n", fake.url())).unwrap();
+    const HOOK: &str = "replica-webhook-secret-0001";
+    let env = [("ZENDESK_API_TOKEN", "replica-api-secret-0001"), ("ZENDESK_WEBHOOK_SECRET", HOOK)];
+    let (a, b) = (Replica::start_with(&url, "a", Some(&config), &env), Replica::start_with(&url, "b", Some(&config), &env));
+    // 200 tickets, each acknowledged by one replica; both workers poll the one outbox.
+    let client = reqwest::Client::new();
+    let sends = (0..200u32).map(|n| {
+        let (client, base) = (client.clone(), if n % 2 == 0 { &a.base } else { &b.base });
+        let body = json!({
+            "ticket_id": (5000 + n).to_string(), "event": "created", "subject": "API keys",
+            "comment": "Our new appKey gets 403 on every call, does it need a role?",
+            "author_role": "end-user", "requester_id": format!("r{n}"), "requester_email": format!("r{n}@shop.example"),
+        });
+        let raw = serde_json::to_vec(&body).unwrap();
+        let ts = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let signature = triage::helpdesk::zendesk::sign(HOOK, &ts, &raw);
+        client
+            .post(format!("{base}/v1/webhooks/zendesk"))
+            .header("content-type", "application/json")
+            .header("x-zendesk-webhook-signature-timestamp", ts)
+            .header("x-zendesk-webhook-signature", signature)
+            .body(raw)
+            .send()
+    });
+    let statuses: Vec<u16> = futures_util::stream::iter(sends).buffer_unordered(16).map(|r| r.unwrap().status().as_u16()).collect().await;
+    assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
+    let posted = fake.wait_accepted(200, std::time::Duration::from_secs(30)).await;
+    assert_eq!(posted.len(), 200, "every reply is posted");
+    // Longer than a worker's poll, so that a reply posted twice would show.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let mut per_ticket = std::collections::HashMap::<String, usize>::new();
+    for r in fake.requests() {
+        *per_ticket.entry(r.path.clone()).or_default() += 1;
+    }
+    let twice: Vec<_> = per_ticket.iter().filter(|(_, n)| **n != 1).collect();
+    assert!(twice.is_empty(), "replies posted more than once: {twice:?}");
+    assert_eq!(per_ticket.len(), 200);
+    let s = store(&url).await;
+    assert_eq!(s.outbox_depth().await.unwrap().pending, 0);
+    let rows = s.stats_rows(0, 10).await.unwrap();
+    assert_eq!(rows.total, 200);
+    let sent: i64 = rows.replies.iter().filter(|(status, _, _)| status == "sent").map(|(_, _, n)| n).sum();
+    assert_eq!(sent, 200, "every case is marked sent: {:?}", rows.replies);
+    drop((a, b));
 }

@@ -3,8 +3,11 @@
 
 use std::sync::Arc;
 
+use triage::helpdesk::outbox::now_ms;
+use triage::helpdesk::Helpdesk;
 use triage::pipeline::{Delivery, Incoming, Pipeline};
 use triage::respond::{Channel, Policy, Suppression};
+use triage::store::outbox::{Outcome, CLAIM_LEASE_MS};
 use triage::store::{FeedbackOutcome, ReplyStatus, Source, Store, StoreError};
 use triage::Classifier;
 
@@ -427,4 +430,103 @@ async fn search_finds_a_case_by_its_edited_text_and_no_longer_by_the_old() {
     assert!(p.store().browse(&find("walrus"), None, 10).await.unwrap().cases.is_empty());
     assert_eq!(p.store().browse(&find("narwhal"), None, 10).await.unwrap().cases.len(), 1);
     assert!(p.store().browse(&find(TOKEN), None, 10).await.unwrap().cases.is_empty(), "the edit's token was masked first");
+}
+
+/// A ticket whose reply goes to the outbox, as a helpdesk webhook makes it.
+fn helpdesk_ticket(id: &str, author: &str) -> Incoming {
+    let mut m = ticket(id, author, "Our new appKey gets 403 on every call, does it need a role?", NOW);
+    m.ticket = Some((Helpdesk::Zendesk, id.to_string()));
+    m
+}
+
+on_both_backends! {
+    async fn an_outbox_reply_is_due_until_it_is_recorded_sent_and_then_marks_its_case_sent(db: &TestDb) {
+        let p = pipeline(db, Policy::default()).await;
+        let handled = p.handle(helpdesk_ticket("Z-1", "ana"), &ch(), Delivery::Post).await.unwrap();
+        assert_eq!(handled.case.reply_status, ReplyStatus::Pending);
+        let store = p.store();
+        let now = now_ms();
+        let due = store.due_deliveries(now, 16, &[]).await.unwrap();
+        assert_eq!(due.len(), 1, "{due:?}");
+        assert_eq!((due[0].case_id, due[0].ticket_id.as_str(), due[0].helpdesk), (handled.case.id, "Z-1", Helpdesk::Zendesk));
+        assert_eq!(store.outbox_depth().await.unwrap().pending, 1);
+        // A retry is not due before its time, and is after it.
+        store.record_deliveries(vec![Outcome::Retry { id: due[0].id, next_ms: now + 60_000, error: "503".into() }]).await.unwrap();
+        assert!(store.due_deliveries(now + 59_000, 16, &[]).await.unwrap().is_empty());
+        let again = store.due_deliveries(now + 60_000, 16, &[]).await.unwrap();
+        assert_eq!(again.iter().map(|d| (d.id, d.attempts)).collect::<Vec<_>>(), vec![(due[0].id, 1)]);
+        store.record_deliveries(vec![Outcome::Sent { id: due[0].id, remote_id: Some("c-9".into()), at_ms: now + 61_000 }]).await.unwrap();
+        assert!(store.due_deliveries(now + 10 * CLAIM_LEASE_MS, 16, &[]).await.unwrap().is_empty(), "a sent reply is never due again");
+        assert_eq!(store.outbox_depth().await.unwrap().pending, 0);
+        let case = store.case(handled.case.id).await.unwrap().unwrap();
+        assert_eq!((case.reply_status, case.reply_ref.as_deref()), (ReplyStatus::Sent, Some("c-9")));
+    }
+}
+
+on_both_backends! {
+    async fn a_delivery_given_up_marks_its_case_failed_and_is_listed_for_the_dashboard(db: &TestDb) {
+        let p = pipeline(db, Policy::default()).await;
+        let handled = p.handle(helpdesk_ticket("Z-2", "bob"), &ch(), Delivery::Post).await.unwrap();
+        let store = p.store();
+        let due = store.due_deliveries(now_ms(), 16, &[]).await.unwrap();
+        store.record_deliveries(vec![Outcome::Failed { id: due[0].id, at_ms: now_ms(), error: "gave up: 500".into() }]).await.unwrap();
+        let failed = store.failed_deliveries(10).await.unwrap();
+        assert_eq!(failed.iter().map(|f| (f.case_id, f.ticket_id.as_str(), f.attempts)).collect::<Vec<_>>(), vec![(handled.case.id, "Z-2", 1)]);
+        assert_eq!(store.case(handled.case.id).await.unwrap().unwrap().reply_status, ReplyStatus::Failed);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_workers_claiming_at_once_never_take_the_same_delivery() {
+    let Some(db) = TestDb::new(Backend::Postgres).await else { return };
+    let p = pipeline(&db, Policy::default()).await;
+    for i in 0..300 {
+        p.handle(helpdesk_ticket(&format!("Z-{i}"), &format!("author-{i}")), &ch(), Delivery::Post).await.unwrap();
+    }
+    assert_eq!(p.store().outbox_depth().await.unwrap().pending, 300);
+    // Eight workers, each with its own connection pool as in its own process, claim in small
+    // bites until nothing is due.
+    let mut workers = Vec::new();
+    for _ in 0..8 {
+        let store = db.open().await;
+        workers.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let got = store.due_deliveries(now_ms(), 7, &[]).await.unwrap();
+                // More than there are: claims are being handed out twice (and would be forever).
+                if got.is_empty() || mine.len() > 300 {
+                    return mine;
+                }
+                mine.extend(got.into_iter().map(|d| d.id));
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    let mut busy_workers = 0;
+    for w in workers {
+        let mine = w.await.unwrap();
+        busy_workers += usize::from(!mine.is_empty());
+        all.extend(mine);
+    }
+    let claimed = all.len();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!((claimed, all.len()), (300, 300), "every delivery claimed exactly once");
+    assert!(busy_workers >= 2, "the claims were spread over workers ({busy_workers})");
+}
+
+#[tokio::test]
+async fn on_postgres_a_delivery_claimed_by_a_worker_that_died_is_due_again_when_its_lease_ends() {
+    let Some(db) = TestDb::new(Backend::Postgres).await else { return };
+    let p = pipeline(&db, Policy::default()).await;
+    p.handle(helpdesk_ticket("Z-7", "ana"), &ch(), Delivery::Post).await.unwrap();
+    let now = now_ms();
+    let dead = db.open().await;
+    let claimed = dead.due_deliveries(now, 16, &[]).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    drop(dead);
+    let other = db.open().await;
+    assert!(other.due_deliveries(now + CLAIM_LEASE_MS - 1000, 16, &[]).await.unwrap().is_empty(), "claimed: not due to others");
+    let taken = other.due_deliveries(now + CLAIM_LEASE_MS + 1000, 16, &[]).await.unwrap();
+    assert_eq!(taken.iter().map(|d| d.id).collect::<Vec<_>>(), vec![claimed[0].id], "after the lease another worker takes it");
 }

@@ -4,6 +4,7 @@
 
 mod cases;
 mod feedback;
+mod outbox;
 mod stats;
 mod write;
 
