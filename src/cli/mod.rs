@@ -10,6 +10,7 @@ mod review;
 mod rules;
 mod serve;
 mod stats;
+mod store;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -69,6 +70,11 @@ pub enum Command {
     },
     /// Run the HTTP API, dashboard and (with DISCORD_TOKEN) the Discord bot.
     Serve(serve::Args),
+    /// The database itself: copy a SQLite installation into PostgreSQL.
+    Store {
+        #[command(subcommand)]
+        command: store::Command,
+    },
 }
 
 /// Runs the CLI and turns any error into one line on stderr and a non-zero exit code.
@@ -124,6 +130,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = existing_store(cli.database.as_deref(), &config).await?;
             stats::run(&store, args).await
         }),
+        Command::Store { command } => runtime()?.block_on(store::run(command)),
         Command::Review { command } => runtime()?.block_on(async {
             let store = existing_store(cli.database.as_deref(), &config).await?;
             review::run(&store, command).await

@@ -9,6 +9,7 @@
 pub mod browse;
 pub(crate) mod cases;
 mod checkpoint;
+pub mod copy;
 mod corrections;
 mod feedback;
 pub mod history;
@@ -46,6 +47,8 @@ pub enum StoreError {
     Query { path: String, reason: String },
     #[error("{what} is not available on PostgreSQL yet ({path}); run it on a SQLite database, or copy the cases with `triage store copy`")]
     NotOnPostgres { path: String, what: &'static str },
+    #[error("{table} row {id} of the source and row {id} of {path} are different rows: copy into a new, empty PostgreSQL database")]
+    CopyConflict { path: String, table: &'static str, id: i64 },
 }
 
 /// Where the database lives: `DATABASE_URL`, `--database`, the config's `database`, or

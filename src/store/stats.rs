@@ -14,7 +14,7 @@ pub struct TopRecurring {
 }
 
 /// Counts straight from SQL; `crate::stats` turns them into the report.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct StatsRows {
     pub total: i64,
     pub by_category: Vec<(String, i64)>,

@@ -15,4 +15,5 @@ mod replicas;
 mod respond_decisions;
 mod review;
 mod store;
+mod store_copy;
 mod support;

@@ -3,6 +3,7 @@
 //! differs from SQLite's (placeholders, booleans, dates, arrays, locking).
 
 mod cases;
+mod copy;
 mod feedback;
 mod outbox;
 mod stats;
