@@ -8,7 +8,7 @@ use triage::helpdesk::Helpdesk;
 use triage::pipeline::{Delivery, Incoming, Pipeline};
 use triage::respond::{Channel, Policy, Suppression};
 use triage::store::outbox::{Outcome, CLAIM_LEASE_MS};
-use triage::store::{FeedbackOutcome, ReplyStatus, Source, Store, StoreError};
+use triage::store::{DatabaseLocation, FeedbackOutcome, ReplyStatus, Source, Store, StoreError};
 use triage::Classifier;
 
 use crate::on_both_backends;
@@ -216,6 +216,49 @@ on_both_backends! {
             (0..100).map(|i| Incoming::new(Source::Import, format!("B-{i}"), text)).map(|m| (m.clone(), p.analyse(&m.text))).collect();
         assert_eq!(p.record_batch(again, Delivery::Never).await.unwrap().duplicates, 100);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_an_import_batch_with_more_requesters_than_the_lock_table_holds_is_stored_whole_while_tickets_go_on() {
+    let Some(db) = TestDb::new(Backend::Postgres).await else { return };
+    let p = pipeline(&db, Policy::default()).await;
+    // PostgreSQL keeps every lock in one table of max_locks_per_transaction x max_connections
+    // slots; three times that many keys (a source id and an author each) would not fit, one
+    // lock each.
+    let DatabaseLocation::Postgres(url) = &db.location else { unreachable!() };
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url).await.unwrap();
+    let per_tx: String = sqlx::query_scalar("SHOW max_locks_per_transaction").fetch_one(&mut conn).await.unwrap();
+    let connections: String = sqlx::query_scalar("SHOW max_connections").fetch_one(&mut conn).await.unwrap();
+    let (per_tx, connections): (i64, i64) = (per_tx.parse().unwrap(), connections.parse().unwrap());
+    let n = (per_tx * connections * 3 / 2) as usize;
+    let text = "We lost the appToken, can we see it again?";
+    let c = p.analyse(text);
+    let items: Vec<_> = (0..n)
+        .map(|i| {
+            let mut m = Incoming::new(Source::Import, format!("I-{i}"), text);
+            m.author = Some(format!("author-{i}"));
+            m.account = Some(format!("acct-{}", i % 1_000));
+            m.received_at = Some(NOW + i as i64);
+            (m, c.clone())
+        })
+        .collect();
+    let live = {
+        let p = p.clone();
+        tokio::spawn(async move {
+            let mut answered = 0;
+            for i in 0..20 {
+                let h = p.handle(ticket(&format!("L-{i}"), &format!("live-{i}"), text, NOW), &ch(), Delivery::Return).await.unwrap();
+                answered += usize::from(h.decision.is_some_and(|d| d.posts()));
+            }
+            answered
+        })
+    };
+    let outcome = p.record_batch(items, Delivery::Never).await.unwrap();
+    assert_eq!(outcome.inserted, n as u64);
+    assert_eq!(live.await.unwrap(), 20, "each live requester's first ticket is answered");
+    assert_eq!(p.store().count_cases().await.unwrap(), n as i64 + 20);
+    let later = p.store().case_by_source(Source::Import, &format!("I-{}", n - 1)).await.unwrap().unwrap();
+    assert!(later.recurring, "the account's earlier cases in the same batch count");
 }
 
 on_both_backends! {

@@ -7,8 +7,10 @@
 //!   transaction first takes `pg_advisory_xact_lock` on each key the pipeline names, so a
 //!   second process deciding on the same author or source id waits for the first to commit,
 //!   then sees its case (READ COMMITTED: each statement reads what was committed before it).
-//!   Every transaction takes all its locks in one statement, in ascending key order, so two
-//!   transactions never wait for each other in a circle. The locks end with the transaction.
+//!   Every transaction takes a shared lock on "everything" and then its key locks in ascending
+//!   order, so two transactions never wait for each other in a circle. A transaction with more
+//!   keys than `MOST_KEY_LOCKS` (a bulk import's batch) takes "everything" exclusively instead:
+//!   one lock, whatever the batch's size. The locks end with the transaction.
 
 use std::collections::HashMap;
 
@@ -53,6 +55,12 @@ struct PgWriter {
     path: String,
 }
 
+/// The most key locks one transaction takes. PostgreSQL keeps every lock in one shared table of
+/// `max_locks_per_transaction` × `max_connections` slots (6,400 by default): an import batch of
+/// thousands of messages, one lock per author, account and source id, ran it out ("out of
+/// shared memory"). Past this many keys, a transaction locks everything at once instead.
+const MOST_KEY_LOCKS: usize = 256;
+
 /// A lock key as PostgreSQL's advisory locks take it: 64 bits of the key's SHA-256. Two keys
 /// that share them only wait for each other needlessly.
 fn lock_id(key: &str) -> i64 {
@@ -94,7 +102,18 @@ impl CaseWriter for PgWriter {
         if ids.is_empty() {
             return Ok(());
         }
-        // UNNEST yields the array in order, so the locks are taken in ascending order.
+        let everything = lock_id("triage: every key");
+        if ids.len() > MOST_KEY_LOCKS {
+            // A bulk import's batch: one exclusive lock on everything, which waits for every
+            // transaction holding key locks and keeps new ones out until this one commits.
+            let done = self.runtime.block_on(sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(everything).execute(&mut *self.tx));
+            return done.map(|_| ()).map_err(|e| self.err(e));
+        }
+        // Everything shared first, then the keys: every transaction takes its locks in that
+        // order, so none waits for another in a circle. UNNEST yields the array in order, so
+        // the keys are taken in ascending order.
+        let shared = self.runtime.block_on(sqlx::query("SELECT pg_advisory_xact_lock_shared($1)").bind(everything).execute(&mut *self.tx));
+        shared.map_err(|e| self.err(e))?;
         let done = self
             .runtime
             .block_on(sqlx::query("SELECT pg_advisory_xact_lock(k) FROM UNNEST($1::bigint[]) AS k").bind(&ids).execute(&mut *self.tx));
