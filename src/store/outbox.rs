@@ -80,6 +80,51 @@ pub struct OutboxDepth {
     pub oldest_created_at_ms: Option<i64>,
 }
 
+/// A pending delivery from a row of either backend (SQLite's 0/1 `public` and PostgreSQL's
+/// boolean both decode as `bool`); `None` for a helpdesk this build does not know.
+pub(super) fn delivery_from_row<'r, R>(r: &'r R) -> Result<Option<Delivery>, sqlx::Error>
+where
+    R: Row,
+    &'r str: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let Some(helpdesk) = Helpdesk::parse(&r.try_get::<String, _>("helpdesk")?) else { return Ok(None) };
+    let tags: String = r.try_get("tags")?;
+    Ok(Some(Delivery {
+        id: r.try_get("id")?,
+        case_id: r.try_get("case_id")?,
+        helpdesk,
+        ticket_id: r.try_get("ticket_id")?,
+        public: r.try_get("public")?,
+        body: r.try_get("body")?,
+        tags: serde_json::from_str(&tags).unwrap_or_default(),
+        step: r.try_get("step")?,
+        attempts: r.try_get("attempts")?,
+        created_at_ms: r.try_get("created_at")?,
+        remote_id: r.try_get("remote_id")?,
+    }))
+}
+
+/// A given-up delivery from a row of either backend.
+pub(super) fn failed_from_row<'r, R>(r: &'r R) -> Result<FailedDelivery, sqlx::Error>
+where
+    R: Row,
+    &'r str: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(FailedDelivery {
+        case_id: r.try_get("case_id")?,
+        helpdesk: r.try_get("helpdesk")?,
+        ticket_id: r.try_get("ticket_id")?,
+        attempts: r.try_get("attempts")?,
+        done_at_ms: r.try_get::<Option<i64>, _>("done_at")?.unwrap_or(0),
+        last_error: r.try_get("last_error")?,
+    })
+}
+
 /// Inside the caller's write transaction, with the case it belongs to.
 pub(crate) fn insert(conn: &rusqlite::Connection, case_id: i64, d: &NewDelivery, now_ms: i64) -> rusqlite::Result<()> {
     let tags = serde_json::to_string(&d.tags).unwrap_or_else(|_| "[]".into());
@@ -111,26 +156,8 @@ impl Store {
         .fetch_all(&db.read)
         .await
         .map_err(|e| self.err(e))?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            let helpdesk: String = r.get("helpdesk");
-            let Some(helpdesk) = Helpdesk::parse(&helpdesk) else { continue };
-            let tags: String = r.get("tags");
-            out.push(Delivery {
-                id: r.get("id"),
-                case_id: r.get("case_id"),
-                helpdesk,
-                ticket_id: r.get("ticket_id"),
-                public: r.get("public"),
-                body: r.get("body"),
-                tags: serde_json::from_str(&tags).unwrap_or_default(),
-                step: r.get("step"),
-                attempts: r.get("attempts"),
-                created_at_ms: r.get("created_at"),
-                remote_id: r.get("remote_id"),
-            });
-        }
-        Ok(out)
+        let rows: Vec<Option<Delivery>> = rows.iter().map(delivery_from_row).collect::<Result<_, _>>().map_err(|e| self.err(e))?;
+        Ok(rows.into_iter().flatten().collect())
     }
 
     /// The earliest time a pending delivery is due, to sleep until then.
@@ -229,16 +256,6 @@ impl Store {
         .fetch_all(&db.read)
         .await
         .map_err(|e| self.err(e))?;
-        Ok(rows
-            .into_iter()
-            .map(|r| FailedDelivery {
-                case_id: r.get("case_id"),
-                helpdesk: r.get("helpdesk"),
-                ticket_id: r.get("ticket_id"),
-                attempts: r.get("attempts"),
-                done_at_ms: r.get::<Option<i64>, _>("done_at").unwrap_or(0),
-                last_error: r.get("last_error"),
-            })
-            .collect())
+        rows.iter().map(failed_from_row).collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 }

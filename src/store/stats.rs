@@ -51,6 +51,32 @@ pub(super) struct Group {
     pub taken_over: i64,
 }
 
+impl Group {
+    /// A group from a row of either backend's scan: day, category, language, status, reason,
+    /// then the six counts, in that order.
+    pub(super) fn from_row<'r, R>(r: &'r R) -> Result<Group, sqlx::Error>
+    where
+        R: Row,
+        usize: sqlx::ColumnIndex<R>,
+        String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    {
+        Ok(Group {
+            day: r.try_get(0)?,
+            category: r.try_get(1)?,
+            language: r.try_get(2)?,
+            status: r.try_get(3)?,
+            reason: r.try_get(4)?,
+            cases: r.try_get(5)?,
+            escalated: r.try_get(6)?,
+            recurring: r.try_get(7)?,
+            recurrence_escalations: r.try_get(8)?,
+            secrets: r.try_get(9)?,
+            taken_over: r.try_get(10)?,
+        })
+    }
+}
+
 /// The report's rows from the groups (each backend's SQL makes them), the top lists and the
 /// feedback per category.
 pub(super) fn assemble(
@@ -118,19 +144,7 @@ impl Store {
         .await
         .map_err(e)?
         {
-            groups.push(Group {
-                day: r.get(0),
-                category: r.get(1),
-                language: r.get(2),
-                status: r.get(3),
-                reason: r.get(4),
-                cases: r.get(5),
-                escalated: r.get(6),
-                recurring: r.get(7),
-                recurrence_escalations: r.get(8),
-                secrets: r.get(9),
-                taken_over: r.get(10),
-            });
+            groups.push(Group::from_row(&r).map_err(e)?);
         }
         let (mut top_authors, mut top_accounts) = (Vec::new(), Vec::new());
         for (column, target) in [("author", &mut top_authors), ("account", &mut top_accounts)] {

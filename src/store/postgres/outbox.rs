@@ -8,31 +8,11 @@
 //! claimed leaves them pending: they are due again when the lease runs out, and another
 //! process posts them.
 
-use sqlx::postgres::PgRow;
 use sqlx::Row;
 
-use super::super::outbox::{Delivery, FailedDelivery, OutboxDepth, Outcome, CLAIM_LEASE_MS};
+use super::super::outbox::{delivery_from_row, failed_from_row, Delivery, FailedDelivery, OutboxDepth, Outcome, CLAIM_LEASE_MS};
 use super::super::StoreError;
 use super::{error, Postgres};
-use crate::helpdesk::Helpdesk;
-
-fn delivery(r: &PgRow) -> Option<Delivery> {
-    let helpdesk = Helpdesk::parse(&r.get::<String, _>("helpdesk"))?;
-    let tags: String = r.get("tags");
-    Some(Delivery {
-        id: r.get("id"),
-        case_id: r.get("case_id"),
-        helpdesk,
-        ticket_id: r.get("ticket_id"),
-        public: r.get("public"),
-        body: r.get("body"),
-        tags: serde_json::from_str(&tags).unwrap_or_default(),
-        step: r.get("step"),
-        attempts: r.get("attempts"),
-        created_at_ms: r.get("created_at"),
-        remote_id: r.get("remote_id"),
-    })
-}
 
 impl Postgres {
     /// Claims up to `limit` due deliveries for `CLAIM_LEASE_MS` (see the module doc).
@@ -49,7 +29,8 @@ impl Postgres {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| error(shown, e))?;
-        let mut out: Vec<Delivery> = rows.iter().filter_map(delivery).collect();
+        let rows: Vec<Option<Delivery>> = rows.iter().map(delivery_from_row).collect::<Result<_, _>>().map_err(|e| error(shown, e))?;
+        let mut out: Vec<Delivery> = rows.into_iter().flatten().collect();
         out.sort_by_key(|d| d.id);
         Ok(out)
     }
@@ -125,16 +106,6 @@ impl Postgres {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| error(shown, e))?;
-        Ok(rows
-            .into_iter()
-            .map(|r| FailedDelivery {
-                case_id: r.get("case_id"),
-                helpdesk: r.get("helpdesk"),
-                ticket_id: r.get("ticket_id"),
-                attempts: r.get("attempts"),
-                done_at_ms: r.get::<Option<i64>, _>("done_at").unwrap_or(0),
-                last_error: r.get("last_error"),
-            })
-            .collect())
+        rows.iter().map(failed_from_row).collect::<Result<_, _>>().map_err(|e| error(shown, e))
     }
 }

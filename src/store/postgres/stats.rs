@@ -27,19 +27,7 @@ impl Postgres {
         .await
         .map_err(e)?
         {
-            groups.push(Group {
-                day: r.get(0),
-                category: r.get(1),
-                language: r.get(2),
-                status: r.get(3),
-                reason: r.get(4),
-                cases: r.get(5),
-                escalated: r.get(6),
-                recurring: r.get(7),
-                recurrence_escalations: r.get(8),
-                secrets: r.get(9),
-                taken_over: r.get(10),
-            });
+            groups.push(Group::from_row(&r).map_err(e)?);
         }
         let (mut top_authors, mut top_accounts) = (Vec::new(), Vec::new());
         for (column, target) in [("author", &mut top_authors), ("account", &mut top_accounts)] {
