@@ -243,7 +243,7 @@ impl Core {
     fn record_all(&self, w: &mut dyn CaseWriter, jobs: &[Job], expect_new: bool) -> Result<Vec<Written>, StoreError> {
         let mut written = Vec::with_capacity(jobs.len());
         let mut check = !expect_new;
-        for chunk in jobs.chunks(store::cases::INSERT_CHUNK) {
+        for chunk in jobs.chunks(w.chunk_size()) {
             if !check {
                 w.savepoint()?;
                 if let Some(done) = self.record_chunk(w, chunk, false)? {
@@ -274,32 +274,67 @@ impl Core {
             /// A repeat of the n-th new case of this chunk.
             Repeat(usize),
         }
+        // What the store says, asked for the whole chunk at once (one round trip each on
+        // PostgreSQL): which source ids are stored, then the history of every new message.
+        let stored = if check {
+            let keys: Vec<(Source, &str)> = jobs.iter().map(|j| (j.msg.source, j.msg.source_id.as_str())).collect();
+            w.stored_ids(&keys)?
+        } else {
+            vec![None; jobs.len()]
+        };
+        let mut seen = std::collections::HashSet::with_capacity(jobs.len());
+        let first_of_id: Vec<bool> =
+            jobs.iter().zip(&stored).map(|(j, s)| s.is_none() && seen.insert((j.msg.source, j.msg.source_id.as_str()))).collect();
+        let backlog = |d: &Delivery| *d == Delivery::Never;
+        let at_of = |j: &Job| j.msg.received_at.unwrap_or(j.channel.now);
+        fn query(j: &Job) -> Option<HistoryQuery<'_>> {
+            let category = j.classification.category.as_deref()?;
+            let at = j.msg.received_at.unwrap_or(j.channel.now);
+            Some(HistoryQuery { author: j.msg.author.as_deref(), account: j.msg.account.as_deref(), category, at })
+        }
+        // A backlog is never answered, so when we last answered does not matter, and its
+        // decision only records whether the case recurs, not how often. A chunk mixes the
+        // two only in tests, so each kind gets its own look-up.
+        let mut looked_up: Vec<Option<History>> = vec![None; jobs.len()];
+        for kind_is_backlog in [true, false] {
+            let wanted: Vec<usize> = (0..jobs.len())
+                .filter(|&i| first_of_id[i] && backlog(&jobs[i].delivery) == kind_is_backlog && query(&jobs[i]).is_some())
+                .collect();
+            if wanted.is_empty() {
+                continue;
+            }
+            let queries: Vec<HistoryQuery<'_>> = wanted.iter().filter_map(|&i| query(&jobs[i])).collect();
+            let cooldown = (!kind_is_backlog).then_some(self.policy.cooldown_secs);
+            let count_up_to = if kind_is_backlog { 1 } else { store::history::PRIOR_CAP };
+            let found = w.histories(&queries, self.policy.recurrence_window_secs, count_up_to, cooldown)?;
+            if found.len() != wanted.len() {
+                return Err(w.impossible("the history look-up answered for a different number of messages"));
+            }
+            for (i, h) in wanted.into_iter().zip(found) {
+                looked_up[i] = Some(h);
+            }
+        }
+
         let mut slots = Vec::with_capacity(jobs.len());
         let mut fresh: Vec<NewCase> = Vec::with_capacity(jobs.len());
         let mut decisions = Vec::with_capacity(jobs.len());
         let mut tickets = Vec::with_capacity(jobs.len());
-        for Job { msg, classification: c, channel, delivery } in jobs {
-            if check {
-                if let Some(id) = w.stored_id(msg.source, &msg.source_id)? {
-                    slots.push(Slot::Stored(id));
-                    continue;
-                }
+        for (i, Job { msg, classification: c, channel, delivery }) in jobs.iter().enumerate() {
+            if let Some(id) = stored[i] {
+                slots.push(Slot::Stored(id));
+                continue;
             }
-            if let Some(n) = fresh.iter().position(|f| f.source == msg.source && f.source_id == msg.source_id) {
-                slots.push(Slot::Repeat(n));
+            if !first_of_id[i] {
+                let n = fresh.iter().position(|f| f.source == msg.source && f.source_id == msg.source_id);
+                slots.push(Slot::Repeat(n.ok_or_else(|| w.impossible("a repeated source id has no first case"))?));
                 continue;
             }
             let mut channel = channel.clone();
-            channel.backlog = *delivery == Delivery::Never;
-            let at = msg.received_at.unwrap_or(channel.now);
-            let history = match c.category.as_deref() {
-                Some(category) => {
-                    let query = HistoryQuery { author: msg.author.as_deref(), account: msg.account.as_deref(), category, at };
-                    // A backlog is never answered, so when we last answered does not matter, and
-                    // its decision only records whether the case recurs, not how often.
-                    let cooldown = (!channel.backlog).then_some(self.policy.cooldown_secs);
-                    let count_up_to = if channel.backlog { 1 } else { store::history::PRIOR_CAP };
-                    let mut h = w.history(&query, self.policy.recurrence_window_secs, count_up_to, cooldown)?;
+            channel.backlog = backlog(delivery);
+            let at = at_of(&jobs[i]);
+            let history = match (query(&jobs[i]), looked_up[i].take()) {
+                (Some(query), Some(mut h)) => {
+                    let category = query.category;
                     add_chunk_history(&mut h, &fresh, &query, self.policy.recurrence_window_secs);
                     // A later message of a ticket or a thread is a follow-up, not a new question.
                     if let Some(thread) = msg.thread_id.as_deref() {
@@ -310,7 +345,7 @@ impl Core {
                     }
                     h
                 }
-                None => History::default(),
+                _ => History::default(),
             };
             let mut policy = self.policy.clone();
             policy.reply_language = msg.reply_language.or(policy.reply_language);

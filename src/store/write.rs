@@ -31,8 +31,29 @@ pub(crate) trait CaseWriter {
     /// The id of the case stored for this source id, if any, including cases inserted earlier
     /// in this transaction.
     fn stored_id(&mut self, source: Source, source_id: &str) -> Result<Option<i64>, StoreError>;
+    /// [`CaseWriter::stored_id`] of each key, in order. One look-up at a time unless the
+    /// backend has a faster way.
+    fn stored_ids(&mut self, keys: &[(Source, &str)]) -> Result<Vec<Option<i64>>, StoreError> {
+        keys.iter().map(|(source, id)| self.stored_id(*source, id)).collect()
+    }
     /// See [`super::history::lookup`].
     fn history(&mut self, q: &HistoryQuery<'_>, window: i64, count_up_to: u32, cooldown: Option<i64>) -> Result<History, StoreError>;
+    /// [`CaseWriter::history`] of each query, in order. One look-up at a time unless the
+    /// backend has a faster way: on SQLite a look-up is a function call, on PostgreSQL a
+    /// round trip.
+    fn histories(
+        &mut self,
+        qs: &[HistoryQuery<'_>],
+        window: i64,
+        count_up_to: u32,
+        cooldown: Option<i64>,
+    ) -> Result<Vec<History>, StoreError> {
+        qs.iter().map(|q| self.history(q, window, count_up_to, cooldown)).collect()
+    }
+    /// Messages per chunk: one savepoint and one multi-row insert.
+    fn chunk_size(&self) -> usize {
+        super::cases::INSERT_CHUNK
+    }
     /// Whether a reply about `category` was posted, or is on its way, on the thread before.
     fn answered_in_thread(&mut self, thread_id: &str, category: &str) -> Result<bool, StoreError>;
     /// Inserts cases (source ids unique among them); `None` for one whose source id is stored.

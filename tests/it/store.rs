@@ -218,6 +218,56 @@ on_both_backends! {
     }
 }
 
+on_both_backends! {
+    async fn one_large_import_batch_decides_recurrence_as_one_message_at_a_time_would(db: &TestDb) {
+        // 1,300 messages over 30 days: several chunks of either backend, 7 authors in 3
+        // accounts (and some with neither), several categories. Every 5th message is stored
+        // first, as by an import that stopped part way, so the batch meets stored ids, stored
+        // history and its own earlier chunks at once.
+        let texts = [
+            "We lost the token for our ERP key, where can we find it?",
+            "All my requests with the new appKey get 403. Does the key need a role?",
+            "Could a trailing space in my appKey cause 401?",
+            "How do I add a banner to the home page?",
+        ];
+        let messages: Vec<Incoming> = (0..1_300i64)
+            .map(|i| {
+                let mut m = Incoming::new(Source::Import, format!("L-{i}"), texts[(i * 7 % 11 % 4) as usize]);
+                if i % 13 != 0 {
+                    m.author = Some(format!("author-{}", i * 5 % 7));
+                    m.account = (i % 4 != 0).then(|| format!("account-{}", i % 3));
+                }
+                m.received_at = Some(NOW + i * 2_000);
+                m
+            })
+            .collect();
+        let reference = TestDb::new(db.backend).await.expect("a second database of the same backend");
+        let one_by_one = pipeline(&reference, Policy::default()).await;
+        for m in &messages {
+            one_by_one.record_batch(vec![(m.clone(), one_by_one.analyse(&m.text))], Delivery::Never).await.unwrap();
+        }
+        let p = pipeline(db, Policy::default()).await;
+        for m in messages.iter().step_by(5) {
+            p.record_batch(vec![(m.clone(), p.analyse(&m.text))], Delivery::Never).await.unwrap();
+        }
+        let batch: Vec<_> = messages.iter().map(|m| (m.clone(), p.analyse(&m.text))).collect();
+        let outcome = p.record_batch(batch, Delivery::Never).await.unwrap();
+        assert_eq!((outcome.inserted, outcome.duplicates), (1_040, 260));
+        let (mut recurring, mut differs) = (0, Vec::new());
+        // The cases stored first were decided on less history; the others must agree.
+        for (i, m) in messages.iter().enumerate().filter(|(i, _)| i % 5 != 0) {
+            let got = p.store().case_by_source(Source::Import, &m.source_id).await.unwrap().unwrap();
+            let want = one_by_one.store().case_by_source(Source::Import, &m.source_id).await.unwrap().unwrap();
+            recurring += usize::from(want.recurring);
+            if got.recurring != want.recurring || got.category != want.category {
+                differs.push(i);
+            }
+        }
+        assert!(differs.is_empty(), "messages decided otherwise in one batch: {differs:?}");
+        assert!((100..1_000).contains(&recurring), "both kinds are tested: {recurring} of 1,040 recur");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_postgres_an_import_batch_with_more_requesters_than_the_lock_table_holds_is_stored_whole_while_tickets_go_on() {
     let Some(db) = TestDb::new(Backend::Postgres).await else { return };

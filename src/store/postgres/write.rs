@@ -81,6 +81,9 @@ impl PgWriter {
     }
 }
 
+/// Messages per chunk on PostgreSQL.
+const PG_CHUNK: usize = 512;
+
 const INSERT: &str = "INSERT INTO cases (source, source_id, guild_id, channel_id, thread_id, origin, author, account, received_at,
       language, category, confidence, rules, findings, secrets_found, escalate_to_sponsor, recurring, recurrence_escalation,
       reply_text, reply_status, suppressed_reason, text, burst_of)
@@ -90,9 +93,57 @@ const INSERT: &str = "INSERT INTO cases (source, source_id, guild_id, channel_id
     ON CONFLICT (source, source_id) DO NOTHING
     RETURNING source_id, id";
 
+/// [`CaseWriter::histories`] without a cooldown: earlier cases only. `$1..$6`: author, account,
+/// category, window start, time, cooldown start (unused here) per query; `$7`: the cap.
+const HISTORIES: &str = "SELECT
+      (SELECT COUNT(*) FROM (
+         (SELECT 1 FROM cases c WHERE c.author = q.author AND c.category = q.category AND c.received_at > q.since
+            AND c.received_at <= q.at AND c.burst_of IS NULL LIMIT $7)
+         UNION ALL
+         (SELECT 1 FROM cases c WHERE c.account = q.account AND c.category = q.category AND c.received_at > q.since
+            AND c.received_at <= q.at AND c.burst_of IS NULL AND (q.author IS NULL OR c.author IS DISTINCT FROM q.author) LIMIT $7)
+         LIMIT $7) AS earlier),
+      NULL::bigint, NULL::bool
+    FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[])
+      WITH ORDINALITY AS q(author, account, category, since, at, cool_since, i)
+    ORDER BY q.i";
+
+/// [`CaseWriter::histories`] with a cooldown: also our last reply since each query's cooldown
+/// start.
+const HISTORIES_WITH_COOLDOWN: &str = "SELECT
+      (SELECT COUNT(*) FROM (
+         (SELECT 1 FROM cases c WHERE c.author = q.author AND c.category = q.category AND c.received_at > q.since
+            AND c.received_at <= q.at AND c.burst_of IS NULL LIMIT $7)
+         UNION ALL
+         (SELECT 1 FROM cases c WHERE c.account = q.account AND c.category = q.category AND c.received_at > q.since
+            AND c.received_at <= q.at AND c.burst_of IS NULL AND (q.author IS NULL OR c.author IS DISTINCT FROM q.author) LIMIT $7)
+         LIMIT $7) AS earlier),
+      last.received_at, last.recurrence_escalation
+    FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[])
+      WITH ORDINALITY AS q(author, account, category, since, at, cool_since, i)
+    LEFT JOIN LATERAL (
+      SELECT received_at, recurrence_escalation FROM (
+        (SELECT received_at, recurrence_escalation FROM cases c
+           WHERE c.author = q.author AND c.category = q.category AND c.received_at > q.cool_since AND c.received_at <= q.at
+             AND c.reply_status IN ('sent', 'pending')
+           ORDER BY c.received_at DESC, c.recurrence_escalation DESC LIMIT 1)
+        UNION ALL
+        (SELECT received_at, recurrence_escalation FROM cases c
+           WHERE c.account = q.account AND c.category = q.category AND c.received_at > q.cool_since AND c.received_at <= q.at
+             AND c.reply_status IN ('sent', 'pending')
+           ORDER BY c.received_at DESC, c.recurrence_escalation DESC LIMIT 1)
+      ) AS replies ORDER BY received_at DESC, recurrence_escalation DESC LIMIT 1
+    ) AS last ON TRUE
+    ORDER BY q.i";
+
 impl CaseWriter for PgWriter {
     fn needs_locks(&self) -> bool {
         true
+    }
+
+    /// Larger than SQLite's: each chunk is a few round trips, whatever its size.
+    fn chunk_size(&self) -> usize {
+        PG_CHUNK
     }
 
     fn lock(&mut self, keys: &[String]) -> Result<(), StoreError> {
@@ -176,6 +227,63 @@ impl CaseWriter for PgWriter {
             last_reply_escalated: row.as_ref().is_some_and(|r| r.get::<bool, _>(1)),
             answered_in_thread: false,
         })
+    }
+
+    fn stored_ids(&mut self, keys: &[(Source, &str)]) -> Result<Vec<Option<i64>>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let q = sqlx::query(
+            "SELECT (SELECT id FROM cases c WHERE c.source = k.source AND c.source_id = k.source_id)
+             FROM UNNEST($1::text[], $2::text[]) WITH ORDINALITY AS k(source, source_id, i) ORDER BY k.i",
+        )
+        .bind(keys.iter().map(|(s, _)| s.as_str()).collect::<Vec<&str>>())
+        .bind(keys.iter().map(|(_, id)| *id).collect::<Vec<&str>>());
+        let rows = self.runtime.block_on(q.fetch_all(&mut *self.tx)).map_err(|e| self.err(e))?;
+        Ok(rows.iter().map(|r| r.get::<Option<i64>, _>(0)).collect())
+    }
+
+    /// One statement for the whole chunk: each query row runs the same index probes as
+    /// [`PgWriter::history`] (scalar subqueries with LIMIT are executed per row, so the planner
+    /// cannot turn them into a scan of the whole table), and the round trip is paid once.
+    fn histories(
+        &mut self,
+        qs: &[HistoryQuery<'_>],
+        window: i64,
+        count_up_to: u32,
+        cooldown: Option<i64>,
+    ) -> Result<Vec<History>, StoreError> {
+        if qs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cap = i64::from(count_up_to.min(PRIOR_CAP));
+        let sql = if cooldown.is_some() { HISTORIES_WITH_COOLDOWN } else { HISTORIES };
+        let q = sqlx::query(sql)
+            .bind(qs.iter().map(|q| q.author).collect::<Vec<Option<&str>>>())
+            .bind(qs.iter().map(|q| q.account).collect::<Vec<Option<&str>>>())
+            .bind(qs.iter().map(|q| q.category).collect::<Vec<&str>>())
+            .bind(qs.iter().map(|q| q.at.saturating_sub(window.max(0))).collect::<Vec<i64>>())
+            .bind(qs.iter().map(|q| q.at).collect::<Vec<i64>>())
+            .bind(qs.iter().map(|q| q.at.saturating_sub(cooldown.unwrap_or(0).max(0))).collect::<Vec<i64>>())
+            .bind(cap);
+        let rows = self.runtime.block_on(q.fetch_all(&mut *self.tx)).map_err(|e| self.err(e))?;
+        Ok(qs
+            .iter()
+            .zip(&rows)
+            .map(|(q, r)| {
+                if q.author.is_none() && q.account.is_none() {
+                    return History::default();
+                }
+                let prior: i64 = r.get(0);
+                let last: Option<i64> = r.get(1);
+                History {
+                    prior_cases: u32::try_from(prior).unwrap_or(u32::MAX),
+                    last_reply_at: last,
+                    last_reply_escalated: r.get::<Option<bool>, _>(2).unwrap_or(false),
+                    answered_in_thread: false,
+                }
+            })
+            .collect())
     }
 
     fn answered_in_thread(&mut self, thread_id: &str, category: &str) -> Result<bool, StoreError> {
