@@ -4,10 +4,10 @@
 //! page 1 costs, and cases stored meanwhile never shift a page. Free text is searched in the
 //! FTS5 index of the masked text (`migrations/0007`), so a secret's original text is never found.
 
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{Postgres, QueryBuilder, Row, Sqlite};
 
 use super::cases::{from_row, COLUMNS};
-use super::{CaseRecord, ReplyStatus, Source, Store, StoreError};
+use super::{CaseRecord, Db, ReplyStatus, Source, Store, StoreError};
 use crate::language::Language;
 use crate::respond::Suppression;
 
@@ -125,8 +125,18 @@ pub(super) fn prefixed(prefix: &str) -> String {
     COLUMNS.split(", ").map(|c| format!("{prefix}.{c}")).collect::<Vec<_>>().join(", ")
 }
 
-/// The WHERE terms of a filter, after a first term, on table alias `c`.
-fn push_filter(q: &mut QueryBuilder<'_, Sqlite>, f: &CaseFilter) {
+/// The WHERE terms of a filter, after a first term, on table alias `c`, for either backend:
+/// `yes` and `no` are its flag literals (SQLite's `1` and `0`, PostgreSQL's `TRUE` and
+/// `FALSE`), written as literals so that SQLite's partial indexes on flags apply.
+fn push_filter<'a, DB>(q: &mut QueryBuilder<'a, DB>, f: &CaseFilter, [yes, no]: [&str; 2])
+where
+    DB: sqlx::Database,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    &'static str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    f64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    bool: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
     if let Some(v) = &f.category {
         q.push(" AND c.category = ").push_bind(v.clone());
     }
@@ -153,10 +163,10 @@ fn push_filter(q: &mut QueryBuilder<'_, Sqlite>, f: &CaseFilter) {
     }
     match f.feedback {
         Some(Vote::Helpful) => {
-            q.push(" AND EXISTS (SELECT 1 FROM feedback v WHERE v.case_id = c.id AND v.helpful = 1)");
+            q.push(format!(" AND EXISTS (SELECT 1 FROM feedback v WHERE v.case_id = c.id AND v.helpful = {yes})"));
         }
         Some(Vote::NotHelpful) => {
-            q.push(" AND EXISTS (SELECT 1 FROM feedback v WHERE v.case_id = c.id AND v.helpful = 0)");
+            q.push(format!(" AND EXISTS (SELECT 1 FROM feedback v WHERE v.case_id = c.id AND v.helpful = {no})"));
         }
         Some(Vote::Any) => {
             q.push(" AND EXISTS (SELECT 1 FROM feedback v WHERE v.case_id = c.id)");
@@ -166,10 +176,10 @@ fn push_filter(q: &mut QueryBuilder<'_, Sqlite>, f: &CaseFilter) {
     match f.recurring {
         // A literal, so that the partial index of recurring cases applies.
         Some(true) => {
-            q.push(" AND c.recurring = 1");
+            q.push(format!(" AND c.recurring = {yes}"));
         }
         Some(false) => {
-            q.push(" AND c.recurring = 0");
+            q.push(format!(" AND c.recurring = {no}"));
         }
         None => {}
     }
@@ -221,24 +231,39 @@ impl Store {
     /// Up to `limit` cases matching `filter` with ids below `before`, newest first.
     pub async fn browse(&self, filter: &CaseFilter, before: Option<i64>, limit: u32) -> Result<CasePage, StoreError> {
         let limit = limit.clamp(1, MAX_PAGE);
-        let text = filter.text.as_deref().and_then(|t| fts_query_in(t, filter.category.as_deref()));
-        let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {} FROM ", prefixed("c")));
-        // With words to find, the index of the masked text leads, newest first, and each hit is
-        // checked against the other filters until the page is full.
-        let id = if let Some(text) = text {
-            q.push("cases_fts JOIN cases c ON c.id = cases_fts.rowid WHERE cases_fts MATCH ").push_bind(text);
-            "cases_fts.rowid"
-        } else {
-            q.push("cases c WHERE 1 = 1");
-            "c.id"
-        };
-        push_filter(&mut q, filter);
-        if let Some(before) = before {
-            q.push(format!(" AND {id} < ")).push_bind(before);
+        let e = |e| self.err(e);
+        let mut cases = match &self.db {
+            Db::Sqlite(db) => {
+                let text = filter.text.as_deref().and_then(|t| fts_query_in(t, filter.category.as_deref()));
+                let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {} FROM ", prefixed("c")));
+                // With words to find, the index of the masked text leads, newest first, and
+                // each hit is checked against the other filters until the page is full.
+                let id = if let Some(text) = text {
+                    q.push("cases_fts JOIN cases c ON c.id = cases_fts.rowid WHERE cases_fts MATCH ").push_bind(text);
+                    "cases_fts.rowid"
+                } else {
+                    q.push("cases c WHERE 1 = 1");
+                    "c.id"
+                };
+                push_filter(&mut q, filter, ["1", "0"]);
+                page_end(&mut q, id, before, limit);
+                q.build().fetch_all(&db.read).await.map_err(e)?.iter().map(from_row).collect::<Result<Vec<_>, _>>()
+            }
+            Db::Postgres(pg) => {
+                let mut q = QueryBuilder::<Postgres>::new(format!("SELECT {} FROM cases c WHERE 1 = 1", prefixed("c")));
+                // Every word, as a whole word of the masked text in any case. There is no index
+                // of the text here: one would halve the speed of every insert, and a search
+                // reads cases newest first only until its page is full (about 0.5 s per 200,000
+                // cases read for a word found nowhere).
+                for word in search_words(filter.text.as_deref().unwrap_or("")) {
+                    q.push(" AND c.text ~* ").push_bind(format!("\\m{word}\\M"));
+                }
+                push_filter(&mut q, filter, ["TRUE", "FALSE"]);
+                page_end(&mut q, "c.id", before, limit);
+                q.build().fetch_all(&pg.pool).await.map_err(e)?.iter().map(from_row).collect::<Result<Vec<_>, _>>()
+            }
         }
-        q.push(format!(" ORDER BY {id} DESC LIMIT ")).push_bind(i64::from(limit) + 1);
-        let rows = q.build().fetch_all(&self.sqlite("the case browser")?.read).await.map_err(|e| self.err(e))?;
-        let mut cases = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))?;
+        .map_err(e)?;
         let next_before = if cases.len() > limit as usize {
             cases.truncate(limit as usize);
             cases.last().map(|c| c.id)
@@ -253,21 +278,47 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut q = QueryBuilder::<Sqlite>::new(
+        // The ids are numbers from our own pages: written into the statement, they need no
+        // list-binding syntax, which the two backends do not share.
+        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+        let sql = format!(
             "SELECT c.id,
-               (SELECT COUNT(*) FROM feedback v WHERE v.case_id = c.id AND v.helpful = 1),
-               (SELECT COUNT(*) FROM feedback v WHERE v.case_id = c.id AND v.helpful = 0),
+               (SELECT COUNT(*) FROM feedback v WHERE v.case_id = c.id AND v.helpful),
+               (SELECT COUNT(*) FROM feedback v WHERE v.case_id = c.id AND NOT v.helpful),
                (SELECT k.category FROM corrections k WHERE k.case_id = c.id ORDER BY k.created_at DESC, k.id DESC LIMIT 1)
-             FROM cases c WHERE c.id IN (",
+             FROM cases c WHERE c.id IN ({list})"
         );
-        let mut list = q.separated(", ");
-        for id in ids {
-            list.push_bind(*id);
-        }
-        q.push(")");
-        let rows = q.build().fetch_all(&self.sqlite("the case browser")?.read).await.map_err(|e| self.err(e))?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect())
+        self.select(&sql, &[], marks_from_row, marks_from_row).await
     }
+}
+
+/// The end of a page query: ids below `before`, newest first, one more than the page so that
+/// the caller knows whether another page follows.
+fn page_end<'a, DB>(q: &mut QueryBuilder<'a, DB>, id: &str, before: Option<i64>, limit: u32)
+where
+    DB: sqlx::Database,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    if let Some(before) = before {
+        q.push(format!(" AND {id} < ")).push_bind(before);
+    }
+    q.push(format!(" ORDER BY {id} DESC LIMIT ")).push_bind(i64::from(limit) + 1);
+}
+
+/// The words of a free-text filter, as `fts_query` splits them: runs of letters and digits,
+/// which need no escaping in a regular expression.
+fn search_words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).take(16)
+}
+
+fn marks_from_row<R>(r: &R) -> Result<(i64, i64, i64, Option<String>), sqlx::Error>
+where
+    R: Row,
+    usize: sqlx::ColumnIndex<R>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))
 }
 
 #[cfg(test)]
@@ -281,6 +332,12 @@ mod tests {
         assert_eq!(fts_query("não").as_deref(), Some("text : \"não\""));
         assert_eq!(fts_query(" -- ** "), None);
         assert_eq!(fts_query_in("lost", Some("apptoken-lost")).as_deref(), Some("text : \"lost\" AND category : \"apptoken-lost\""));
+    }
+
+    #[test]
+    fn postgres_search_words_are_letters_and_digits_only_so_they_are_plain_in_a_regex() {
+        assert_eq!(search_words("sticky-note (a.*b) não 42").collect::<Vec<_>>(), ["sticky", "note", "a", "b", "não", "42"]);
+        assert_eq!(search_words(" .* ").count(), 0);
     }
 
     #[test]

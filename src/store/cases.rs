@@ -141,14 +141,14 @@ pub(super) const COLUMNS: &str = "id, source, source_id, guild_id, channel_id, t
 
 /// A case from a row of either backend (SQLite's 0/1 flags and PostgreSQL's booleans both
 /// decode as `bool`).
-pub(super) fn from_row<'r, R>(row: &'r R) -> Result<CaseRecord, sqlx::Error>
+pub(super) fn from_row<R>(row: &R) -> Result<CaseRecord, sqlx::Error>
 where
     R: Row,
-    &'r str: sqlx::ColumnIndex<R>,
-    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    f64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> &'r str: sqlx::ColumnIndex<R>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    f64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    bool: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
     let rules: String = row.try_get("rules")?;
     let findings: String = row.try_get("findings")?;

@@ -2,6 +2,7 @@
 
 use sqlx::Row;
 
+use super::select::Arg;
 use super::{Store, StoreError};
 
 /// The latest correction of a case.
@@ -16,34 +17,31 @@ pub struct Correction {
 impl Store {
     /// Records a correction; `false` when there is no such case.
     pub async fn add_correction(&self, case_id: i64, category: &str, by: &str, source: &str, at: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO corrections (case_id, category, corrected_by, source, created_at)
-             SELECT id, ?2, ?3, ?4, ?5 FROM cases WHERE id = ?1",
-        )
-        .bind(case_id)
-        .bind(category)
-        .bind(by)
-        .bind(source)
-        .bind(at)
-        .execute(&self.sqlite("corrections")?.write)
-        .await
-        .map_err(|e| self.err(e))?;
-        Ok(done.rows_affected() == 1)
+        let sql = "INSERT INTO corrections (case_id, category, corrected_by, source, created_at)
+                   SELECT id, $2, $3, $4, $5 FROM cases WHERE id = $1";
+        let args = [Arg::Int(case_id), Arg::Text(category.into()), Arg::Text(by.into()), Arg::Text(source.into()), Arg::Int(at)];
+        Ok(self.execute(sql, &args).await? == 1)
     }
 
     pub async fn latest_correction(&self, case_id: i64) -> Result<Option<Correction>, StoreError> {
-        let row = sqlx::query(
-            "SELECT category, corrected_by, source, created_at FROM corrections WHERE case_id = ?1 ORDER BY created_at DESC, id DESC LIMIT 1",
-        )
-        .bind(case_id)
-        .fetch_optional(&self.sqlite("corrections")?.read)
-        .await
-        .map_err(|e| self.err(e))?;
-        Ok(row.map(|r| Correction {
-            category: r.get("category"),
-            corrected_by: r.get("corrected_by"),
-            source: r.get("source"),
-            created_at: r.get("created_at"),
-        }))
+        let sql = "SELECT category, corrected_by, source, created_at FROM corrections WHERE case_id = $1
+                   ORDER BY created_at DESC, id DESC LIMIT 1";
+        let rows = self.select(sql, &[Arg::Int(case_id)], correction_from_row, correction_from_row).await?;
+        Ok(rows.into_iter().next())
     }
+}
+
+fn correction_from_row<R>(r: &R) -> Result<Correction, sqlx::Error>
+where
+    R: Row,
+    for<'r> &'r str: sqlx::ColumnIndex<R>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(Correction {
+        category: r.try_get("category")?,
+        corrected_by: r.try_get("corrected_by")?,
+        source: r.try_get("source")?,
+        created_at: r.try_get("created_at")?,
+    })
 }

@@ -17,6 +17,7 @@ pub mod outbox;
 mod postgres;
 pub mod review;
 pub mod rule_health;
+mod select;
 mod stats;
 pub mod write;
 

@@ -5,6 +5,7 @@ use sqlx::Row;
 
 use super::browse::{CaseFilter, Outcome};
 use super::cases::from_row;
+use super::select::Arg;
 use super::{CaseRecord, ReplyStatus, Store, StoreError};
 use crate::respond::Suppression;
 
@@ -66,7 +67,6 @@ impl Store {
     /// Up to `per_kind` unreviewed cases of each kind received since `since`. A case is listed
     /// once, under the first kind it is.
     pub async fn review_queue(&self, since: i64, threshold: f64, per_kind: u32) -> Result<Vec<QueueItem>, StoreError> {
-        let e = |e| self.err(e);
         let limit = i64::from(per_kind);
         let unreviewed = "NOT EXISTS (SELECT 1 FROM corrections k WHERE k.case_id = c.id)";
         let columns = super::browse::prefixed("c");
@@ -80,16 +80,11 @@ impl Store {
         };
 
         // Feedback is small next to cases: it leads.
-        let down = sqlx::query(&format!(
-            "SELECT {columns} FROM cases c WHERE c.id IN (SELECT case_id FROM feedback WHERE helpful = 0)
-               AND c.received_at >= ?1 AND {unreviewed} ORDER BY c.id DESC LIMIT ?2"
-        ))
-        .bind(since)
-        .bind(limit)
-        .fetch_all(&self.sqlite("the review queue")?.read)
-        .await
-        .map_err(e)?;
-        push(Why::ThumbsDown, down.iter().map(from_row).collect::<Result<_, _>>().map_err(e)?, &mut items);
+        let down = format!(
+            "SELECT {columns} FROM cases c WHERE c.id IN (SELECT case_id FROM feedback WHERE NOT helpful)
+               AND c.received_at >= $1 AND {unreviewed} ORDER BY c.id DESC LIMIT $2"
+        );
+        push(Why::ThumbsDown, self.select(&down, &[Arg::Int(since), Arg::Int(limit)], from_row, from_row).await?, &mut items);
 
         let below = CaseFilter {
             outcome: Some(Outcome::Suppressed(Suppression::BelowThreshold)),
@@ -100,70 +95,55 @@ impl Store {
         push(Why::BelowThreshold, self.browse(&below, None, per_kind).await?.cases, &mut items);
 
         // Close calls are told apart by their rules; candidates are the less sure answers.
-        let candidates = sqlx::query(&format!(
-            "SELECT {columns} FROM cases c WHERE c.received_at >= ?1 AND c.category != 'none' AND c.confidence < ?2
+        let candidates = format!(
+            "SELECT {columns} FROM cases c WHERE c.received_at >= $1 AND c.category != 'none' AND c.confidence < $2
                AND c.rules LIKE '%\",\"%' AND {unreviewed} ORDER BY c.id DESC LIMIT 500"
-        ))
-        .bind(since)
-        .bind((threshold + 1.0) / 2.0)
-        .fetch_all(&self.sqlite("the review queue")?.read)
-        .await
-        .map_err(e)?;
-        let close: Vec<CaseRecord> = candidates
-            .iter()
-            .map(from_row)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(e)?
-            .into_iter()
-            .filter(close_call)
-            .take(per_kind as usize)
-            .collect();
+        );
+        let args = [Arg::Int(since), Arg::Real((threshold + 1.0) / 2.0)];
+        let close: Vec<CaseRecord> =
+            self.select(&candidates, &args, from_row, from_row).await?.into_iter().filter(close_call).take(per_kind as usize).collect();
         push(Why::CloseCall, close, &mut items);
 
         let recurring = CaseFilter { recurring: Some(true), corrected: Some(false), since: Some(since), ..CaseFilter::default() };
         push(Why::Recurring, self.browse(&recurring, None, per_kind).await?.cases, &mut items);
 
-        let sample = sqlx::query(&format!(
-            "SELECT {columns} FROM cases c WHERE c.reply_status = ?1 AND c.received_at >= ?2
-               AND ((c.id * 2654435761) % 4294967296) % ?3 = 0 AND {unreviewed} ORDER BY c.id DESC LIMIT ?4"
-        ))
-        .bind(ReplyStatus::Sent.as_str())
-        .bind(since)
-        .bind(SAMPLE_ONE_IN)
-        .bind(limit)
-        .fetch_all(&self.sqlite("the review queue")?.read)
-        .await
-        .map_err(e)?;
-        push(Why::Sample, sample.iter().map(from_row).collect::<Result<_, _>>().map_err(e)?, &mut items);
+        let sample = format!(
+            "SELECT {columns} FROM cases c WHERE c.reply_status = $1 AND c.received_at >= $2
+               AND ((c.id * 2654435761) % 4294967296) % $3 = 0 AND {unreviewed} ORDER BY c.id DESC LIMIT $4"
+        );
+        let args = [Arg::Text(ReplyStatus::Sent.as_str().into()), Arg::Int(since), Arg::Int(SAMPLE_ONE_IN), Arg::Int(limit)];
+        push(Why::Sample, self.select(&sample, &args, from_row, from_row).await?, &mut items);
         Ok(items)
     }
 
     /// Cases labelled by a person since `since` (by the label's time), with their latest label,
     /// oldest first.
     pub async fn reviewed_since(&self, since: i64) -> Result<Vec<Reviewed>, StoreError> {
-        let e = |e| self.err(e);
         let columns = super::browse::prefixed("c");
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "SELECT {columns}, k.category AS label, k.corrected_by AS labelled_by, k.created_at AS labelled_at
              FROM corrections k JOIN cases c ON c.id = k.case_id
-             WHERE k.created_at >= ?1
+             WHERE k.created_at >= $1
                AND k.id = (SELECT k2.id FROM corrections k2 WHERE k2.case_id = k.case_id ORDER BY k2.created_at DESC, k2.id DESC LIMIT 1)
              ORDER BY k.created_at, k.id"
-        ))
-        .bind(since)
-        .fetch_all(&self.sqlite("the review queue")?.read)
-        .await
-        .map_err(e)?;
-        rows.iter()
-            .map(|r| {
-                Ok(Reviewed {
-                    case: from_row(r)?,
-                    label: r.try_get("label")?,
-                    labelled_by: r.try_get("labelled_by")?,
-                    labelled_at: r.try_get("labelled_at")?,
-                })
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()
-            .map_err(e)
+        );
+        self.select(&sql, &[Arg::Int(since)], reviewed_from_row, reviewed_from_row).await
     }
+}
+
+fn reviewed_from_row<R>(r: &R) -> Result<Reviewed, sqlx::Error>
+where
+    R: Row,
+    for<'r> &'r str: sqlx::ColumnIndex<R>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    f64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    bool: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(Reviewed {
+        case: from_row(r)?,
+        label: r.try_get("label")?,
+        labelled_by: r.try_get("labelled_by")?,
+        labelled_at: r.try_get("labelled_at")?,
+    })
 }

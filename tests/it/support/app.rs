@@ -26,6 +26,13 @@ pub async fn spawn_app_with(config: Config, api_token: Option<&str>, listen: &st
     spawn_app_with_connectors(config, api_token, listen, None).await
 }
 
+/// With the API token, on a fresh database of the test's backend.
+pub async fn spawn_app_on(db: &super::db::TestDb) -> TestApp {
+    let mut config = Config::default();
+    config.http.max_body_bytes = 8 * 1024;
+    spawn(config, Some(API_TOKEN), "127.0.0.1:0", None, Some(db.location.clone())).await
+}
+
 /// With helpdesk connectors made by the test (their secrets are not in the environment).
 pub async fn spawn_app_with_connectors(
     config: Config,
@@ -33,12 +40,22 @@ pub async fn spawn_app_with_connectors(
     listen: &str,
     connectors: Option<triage::helpdesk::Connectors>,
 ) -> TestApp {
+    spawn(config, api_token, listen, connectors, None).await
+}
+
+async fn spawn(
+    config: Config,
+    api_token: Option<&str>,
+    listen: &str,
+    connectors: Option<triage::helpdesk::Connectors>,
+    database: Option<triage::store::DatabaseLocation>,
+) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let settings = Settings {
         listen: listen.parse().unwrap(),
         api_token: api_token.map(str::to_string),
         discord_token: None,
-        database: dir.path().join("cases.db").into(),
+        database: database.unwrap_or_else(|| dir.path().join("cases.db").into()),
         rules: None,
         config,
         connectors,

@@ -81,6 +81,14 @@ impl TestDb {
         Some(TestDb { backend, location, dir })
     }
 
+    /// The database as `--database` takes it.
+    pub fn arg(&self) -> std::ffi::OsString {
+        match &self.location {
+            DatabaseLocation::Sqlite(path) => path.into(),
+            DatabaseLocation::Postgres(url) => url.into(),
+        }
+    }
+
     /// Opens (and migrates) the store; may be called again for a second handle or a reopen.
     pub async fn open(&self) -> Store {
         Store::connect(&self.location, StoreOptions::default()).await.expect("store opens")
