@@ -207,7 +207,8 @@ local threads = 0
 
 function setup(thread)
   threads = threads + 1
-  thread:set("prefix", "wrk" .. threads .. "-" .. os.time())
+  -- WRK_ID_PREFIX tells apart wrk processes started in the same second (benches/wrk_replicas.sh).
+  thread:set("prefix", (os.getenv("WRK_ID_PREFIX") or "") .. "wrk" .. threads .. "-" .. os.time())
 end
 
 local n = 0
