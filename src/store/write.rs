@@ -28,28 +28,18 @@ pub(crate) trait CaseWriter {
     /// Serialises this transaction with any other that names one of `keys` (see the module
     /// doc). Called once, first, with every key of the group.
     fn lock(&mut self, keys: &[String]) -> Result<(), StoreError>;
-    /// The id of the case stored for this source id, if any, including cases inserted earlier
-    /// in this transaction.
-    fn stored_id(&mut self, source: Source, source_id: &str) -> Result<Option<i64>, StoreError>;
-    /// [`CaseWriter::stored_id`] of each key, in order. One look-up at a time unless the
-    /// backend has a faster way.
-    fn stored_ids(&mut self, keys: &[(Source, &str)]) -> Result<Vec<Option<i64>>, StoreError> {
-        keys.iter().map(|(source, id)| self.stored_id(*source, id)).collect()
-    }
-    /// See [`super::history::lookup`].
-    fn history(&mut self, q: &HistoryQuery<'_>, window: i64, count_up_to: u32, cooldown: Option<i64>) -> Result<History, StoreError>;
-    /// [`CaseWriter::history`] of each query, in order. One look-up at a time unless the
-    /// backend has a faster way: on SQLite a look-up is a function call, on PostgreSQL a
-    /// round trip.
+    /// The id of the case stored for each source id, in order, if any, including cases
+    /// inserted earlier in this transaction.
+    fn stored_ids(&mut self, keys: &[(Source, &str)]) -> Result<Vec<Option<i64>>, StoreError>;
+    /// The history of each query, in order; see [`super::history::lookup`]. Asked for a whole
+    /// chunk at once: on PostgreSQL each question is a round trip.
     fn histories(
         &mut self,
         qs: &[HistoryQuery<'_>],
         window: i64,
         count_up_to: u32,
         cooldown: Option<i64>,
-    ) -> Result<Vec<History>, StoreError> {
-        qs.iter().map(|q| self.history(q, window, count_up_to, cooldown)).collect()
-    }
+    ) -> Result<Vec<History>, StoreError>;
     /// Messages per chunk: one savepoint and one multi-row insert.
     fn chunk_size(&self) -> usize {
         super::cases::INSERT_CHUNK
@@ -120,12 +110,19 @@ impl CaseWriter for SqliteWriter<'_> {
         Ok(())
     }
 
-    fn stored_id(&mut self, source: Source, source_id: &str) -> Result<Option<i64>, StoreError> {
-        super::cases::stored_id(self.conn, source, source_id).map_err(|e| self.err(e))
+    /// One look-up at a time: here each is a function call, not a round trip.
+    fn stored_ids(&mut self, keys: &[(Source, &str)]) -> Result<Vec<Option<i64>>, StoreError> {
+        keys.iter().map(|(source, id)| super::cases::stored_id(self.conn, *source, id).map_err(|e| self.err(e))).collect()
     }
 
-    fn history(&mut self, q: &HistoryQuery<'_>, window: i64, count_up_to: u32, cooldown: Option<i64>) -> Result<History, StoreError> {
-        super::history::lookup(self.conn, q, window, count_up_to, cooldown).map_err(|e| self.err(e))
+    fn histories(
+        &mut self,
+        qs: &[HistoryQuery<'_>],
+        window: i64,
+        count_up_to: u32,
+        cooldown: Option<i64>,
+    ) -> Result<Vec<History>, StoreError> {
+        qs.iter().map(|q| super::history::lookup(self.conn, q, window, count_up_to, cooldown).map_err(|e| self.err(e))).collect()
     }
 
     fn answered_in_thread(&mut self, thread_id: &str, category: &str) -> Result<bool, StoreError> {

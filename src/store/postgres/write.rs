@@ -93,35 +93,40 @@ const INSERT: &str = "INSERT INTO cases (source, source_id, guild_id, channel_id
     ON CONFLICT (source, source_id) DO NOTHING
     RETURNING source_id, id";
 
-/// [`CaseWriter::histories`] without a cooldown: earlier cases only. `$1..$6`: author, account,
-/// category, window start, time, cooldown start (unused here) per query; `$7`: the cap.
-const HISTORIES: &str = "SELECT
+/// The part both history statements share: the queries, one row each (`$1..$6`: author,
+/// account, category, window start, time and cooldown start; `$7`: the cap), and the count of
+/// earlier cases of each, as a macro so that each statement stays one constant.
+macro_rules! histories_sql {
+    ($last:literal, $join:literal) => {
+        concat!(
+            "SELECT
       (SELECT COUNT(*) FROM (
          (SELECT 1 FROM cases c WHERE c.author = q.author AND c.category = q.category AND c.received_at > q.since
             AND c.received_at <= q.at AND c.burst_of IS NULL LIMIT $7)
          UNION ALL
          (SELECT 1 FROM cases c WHERE c.account = q.account AND c.category = q.category AND c.received_at > q.since
             AND c.received_at <= q.at AND c.burst_of IS NULL AND (q.author IS NULL OR c.author IS DISTINCT FROM q.author) LIMIT $7)
-         LIMIT $7) AS earlier),
-      NULL::bigint, NULL::bool
+         LIMIT $7) AS earlier), ",
+            $last,
+            "
     FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[])
       WITH ORDINALITY AS q(author, account, category, since, at, cool_since, i)
-    ORDER BY q.i";
+",
+            $join,
+            "
+    ORDER BY q.i"
+        )
+    };
+}
+
+/// [`CaseWriter::histories`] without a cooldown: earlier cases only.
+const HISTORIES: &str = histories_sql!("NULL::bigint, NULL::bool", "");
 
 /// [`CaseWriter::histories`] with a cooldown: also our last reply since each query's cooldown
 /// start.
-const HISTORIES_WITH_COOLDOWN: &str = "SELECT
-      (SELECT COUNT(*) FROM (
-         (SELECT 1 FROM cases c WHERE c.author = q.author AND c.category = q.category AND c.received_at > q.since
-            AND c.received_at <= q.at AND c.burst_of IS NULL LIMIT $7)
-         UNION ALL
-         (SELECT 1 FROM cases c WHERE c.account = q.account AND c.category = q.category AND c.received_at > q.since
-            AND c.received_at <= q.at AND c.burst_of IS NULL AND (q.author IS NULL OR c.author IS DISTINCT FROM q.author) LIMIT $7)
-         LIMIT $7) AS earlier),
-      last.received_at, last.recurrence_escalation
-    FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[])
-      WITH ORDINALITY AS q(author, account, category, since, at, cool_since, i)
-    LEFT JOIN LATERAL (
+const HISTORIES_WITH_COOLDOWN: &str = histories_sql!(
+    "last.received_at, last.recurrence_escalation",
+    "    LEFT JOIN LATERAL (
       SELECT received_at, recurrence_escalation FROM (
         (SELECT received_at, recurrence_escalation FROM cases c
            WHERE c.author = q.author AND c.category = q.category AND c.received_at > q.cool_since AND c.received_at <= q.at
@@ -133,8 +138,8 @@ const HISTORIES_WITH_COOLDOWN: &str = "SELECT
              AND c.reply_status IN ('sent', 'pending')
            ORDER BY c.received_at DESC, c.recurrence_escalation DESC LIMIT 1)
       ) AS replies ORDER BY received_at DESC, recurrence_escalation DESC LIMIT 1
-    ) AS last ON TRUE
-    ORDER BY q.i";
+    ) AS last ON TRUE"
+);
 
 impl CaseWriter for PgWriter {
     fn needs_locks(&self) -> bool {
@@ -171,64 +176,6 @@ impl CaseWriter for PgWriter {
         done.map(|_| ()).map_err(|e| self.err(e))
     }
 
-    fn stored_id(&mut self, source: Source, source_id: &str) -> Result<Option<i64>, StoreError> {
-        let q = sqlx::query("SELECT id FROM cases WHERE source = $1 AND source_id = $2").bind(source.as_str()).bind(source_id);
-        let row = self.runtime.block_on(q.fetch_optional(&mut *self.tx)).map_err(|e| self.err(e))?;
-        Ok(row.map(|r| r.get::<i64, _>(0)))
-    }
-
-    fn history(&mut self, q: &HistoryQuery<'_>, window: i64, count_up_to: u32, cooldown: Option<i64>) -> Result<History, StoreError> {
-        if q.author.is_none() && q.account.is_none() {
-            return Ok(History::default());
-        }
-        let since = q.at.saturating_sub(window.max(0));
-        let cap = i64::from(count_up_to.min(PRIOR_CAP));
-        // A case from both the same author and the same account is counted once, by the
-        // author branch.
-        let count = sqlx::query(
-            "SELECT COUNT(*) FROM (
-               (SELECT 1 FROM cases WHERE author = $1 AND category = $3 AND received_at > $4 AND received_at <= $5 AND burst_of IS NULL LIMIT $6)
-               UNION ALL
-               (SELECT 1 FROM cases WHERE account = $2 AND category = $3 AND received_at > $4 AND received_at <= $5 AND burst_of IS NULL
-                  AND ($1::text IS NULL OR author IS DISTINCT FROM $1) LIMIT $6)
-               LIMIT $6) AS earlier",
-        )
-        .bind(q.author)
-        .bind(q.account)
-        .bind(q.category)
-        .bind(since)
-        .bind(q.at)
-        .bind(cap);
-        let prior: i64 = self.runtime.block_on(count.fetch_one(&mut *self.tx)).map_err(|e| self.err(e))?.get(0);
-        let prior_cases = u32::try_from(prior).unwrap_or(u32::MAX);
-        let Some(cooldown) = cooldown else {
-            return Ok(History { prior_cases, ..History::default() });
-        };
-        let last = sqlx::query(
-            "SELECT received_at, recurrence_escalation FROM (
-               (SELECT received_at, recurrence_escalation FROM cases
-                  WHERE author = $1 AND category = $3 AND received_at > $4 AND received_at <= $5 AND reply_status IN ('sent', 'pending')
-                  ORDER BY received_at DESC, recurrence_escalation DESC LIMIT 1)
-               UNION ALL
-               (SELECT received_at, recurrence_escalation FROM cases
-                  WHERE account = $2 AND category = $3 AND received_at > $4 AND received_at <= $5 AND reply_status IN ('sent', 'pending')
-                  ORDER BY received_at DESC, recurrence_escalation DESC LIMIT 1)
-             ) AS replies ORDER BY received_at DESC, recurrence_escalation DESC LIMIT 1",
-        )
-        .bind(q.author)
-        .bind(q.account)
-        .bind(q.category)
-        .bind(q.at.saturating_sub(cooldown.max(0)))
-        .bind(q.at);
-        let row = self.runtime.block_on(last.fetch_optional(&mut *self.tx)).map_err(|e| self.err(e))?;
-        Ok(History {
-            prior_cases,
-            last_reply_at: row.as_ref().map(|r| r.get::<i64, _>(0)),
-            last_reply_escalated: row.as_ref().is_some_and(|r| r.get::<bool, _>(1)),
-            answered_in_thread: false,
-        })
-    }
-
     fn stored_ids(&mut self, keys: &[(Source, &str)]) -> Result<Vec<Option<i64>>, StoreError> {
         if keys.is_empty() {
             return Ok(Vec::new());
@@ -243,9 +190,10 @@ impl CaseWriter for PgWriter {
         Ok(rows.iter().map(|r| r.get::<Option<i64>, _>(0)).collect())
     }
 
-    /// One statement for the whole chunk: each query row runs the same index probes as
-    /// [`PgWriter::history`] (scalar subqueries with LIMIT are executed per row, so the planner
-    /// cannot turn them into a scan of the whole table), and the round trip is paid once.
+    /// One statement for the whole chunk: each query row makes its own index probes (scalar
+    /// subqueries with LIMIT are executed per row, so the planner cannot turn them into a scan
+    /// of the whole table), and the round trip is paid once. A case from both the same author
+    /// and the same account is counted once, by the author branch.
     fn histories(
         &mut self,
         qs: &[HistoryQuery<'_>],
