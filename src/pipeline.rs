@@ -287,26 +287,29 @@ impl Core {
             jobs.iter().zip(&stored).map(|(j, s)| s.is_none() && seen.insert((j.msg.source, j.msg.source_id.as_str()))).collect();
         let backlog = |d: &Delivery| *d == Delivery::Never;
         let at_of = |j: &Job| j.msg.received_at.unwrap_or(j.channel.now);
-        fn query(j: &Job) -> Option<HistoryQuery<'_>> {
-            let category = j.classification.category.as_deref()?;
-            let at = j.msg.received_at.unwrap_or(j.channel.now);
-            Some(HistoryQuery { author: j.msg.author.as_deref(), account: j.msg.account.as_deref(), category, at })
-        }
+        // The history each message would need: only one with a category has any.
+        let queries: Vec<Option<HistoryQuery<'_>>> = jobs
+            .iter()
+            .map(|j| {
+                let category = j.classification.category.as_deref()?;
+                Some(HistoryQuery { author: j.msg.author.as_deref(), account: j.msg.account.as_deref(), category, at: at_of(j) })
+            })
+            .collect();
         // A backlog is never answered, so when we last answered does not matter, and its
         // decision only records whether the case recurs, not how often. A chunk mixes the
         // two only in tests, so each kind gets its own look-up.
         let mut looked_up: Vec<Option<History>> = vec![None; jobs.len()];
         for kind_is_backlog in [true, false] {
             let wanted: Vec<usize> = (0..jobs.len())
-                .filter(|&i| first_of_id[i] && backlog(&jobs[i].delivery) == kind_is_backlog && query(&jobs[i]).is_some())
+                .filter(|&i| first_of_id[i] && backlog(&jobs[i].delivery) == kind_is_backlog && queries[i].is_some())
                 .collect();
             if wanted.is_empty() {
                 continue;
             }
-            let queries: Vec<HistoryQuery<'_>> = wanted.iter().filter_map(|&i| query(&jobs[i])).collect();
+            let asked: Vec<HistoryQuery<'_>> = wanted.iter().filter_map(|&i| queries[i].clone()).collect();
             let cooldown = (!kind_is_backlog).then_some(self.policy.cooldown_secs);
             let count_up_to = if kind_is_backlog { 1 } else { store::history::PRIOR_CAP };
-            let found = w.histories(&queries, self.policy.recurrence_window_secs, count_up_to, cooldown)?;
+            let found = w.histories(&asked, self.policy.recurrence_window_secs, count_up_to, cooldown)?;
             if found.len() != wanted.len() {
                 return Err(w.impossible("the history look-up answered for a different number of messages"));
             }
@@ -332,10 +335,10 @@ impl Core {
             let mut channel = channel.clone();
             channel.backlog = backlog(delivery);
             let at = at_of(&jobs[i]);
-            let history = match (query(&jobs[i]), looked_up[i].take()) {
+            let history = match (&queries[i], looked_up[i].take()) {
                 (Some(query), Some(mut h)) => {
                     let category = query.category;
-                    add_chunk_history(&mut h, &fresh, &query, self.policy.recurrence_window_secs);
+                    add_chunk_history(&mut h, &fresh, query, self.policy.recurrence_window_secs);
                     // A later message of a ticket or a thread is a follow-up, not a new question.
                     if let Some(thread) = msg.thread_id.as_deref() {
                         let replied = |e: &&NewCase| matches!(e.reply_status, ReplyStatus::Sent | ReplyStatus::Pending);
