@@ -91,12 +91,7 @@ pub const MAX_PAGE: u32 = 200;
 /// The FTS5 query for free text: every word, quoted so that nothing in it is FTS syntax, all of
 /// them required. `None` when the text has no word.
 pub fn fts_query(text: &str) -> Option<String> {
-    let words: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .take(16)
-        .map(|w| format!("text : \"{}\"", w.replace('"', "\"\"")))
-        .collect();
+    let words: Vec<String> = search_words(text).map(|w| format!("text : \"{}\"", w.replace('"', "\"\""))).collect();
     (!words.is_empty()).then(|| words.join(" AND "))
 }
 
@@ -305,7 +300,7 @@ where
     q.push(format!(" ORDER BY {id} DESC LIMIT ")).push_bind(i64::from(limit) + 1);
 }
 
-/// The words of a free-text filter, as `fts_query` splits them: runs of letters and digits,
+/// The words of a free-text filter, on either backend: runs of letters and digits (at most 16),
 /// which need no escaping in a regular expression.
 fn search_words(text: &str) -> impl Iterator<Item = &str> {
     text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).take(16)
