@@ -29,6 +29,10 @@ struct FlatRule {
     weight: f64,
     /// `category/rule`, built once rather than per message.
     name: String,
+    /// One bit per concept: the rule can only fire when the message has one of them, because
+    /// each of its `when` patterns needs one of them (its rarest item's). Most rules are ruled
+    /// out by this one test.
+    anchors: Vec<u64>,
 }
 
 /// Why a message was or was not considered at all.
@@ -140,9 +144,16 @@ struct Hit {
 struct Found {
     hits: Vec<Hit>,
     starts: Vec<u32>,
+    /// One bit per concept: whether it has any hit. Most patterns need a concept that the
+    /// message lacks, and this tells so with one load.
+    present: Vec<u64>,
 }
 
 impl Found {
+    fn has(&self, concept: usize) -> bool {
+        self.present.get(concept / 64).is_some_and(|w| w >> (concept % 64) & 1 == 1)
+    }
+
     fn of(&self, concept: usize) -> &[Hit] {
         match (self.starts.get(concept), self.starts.get(concept + 1)) {
             (Some(a), Some(b)) => &self.hits[*a as usize..*b as usize],
@@ -188,7 +199,7 @@ impl Seen<'_> {
     fn is_match(&self, p: &Compiled, chosen: &mut Vec<(usize, Hit)>) -> bool {
         let positives = &p.items[..p.positives];
         // Most patterns fail at once: some item has nothing in the message.
-        if positives.iter().any(|it| it.alts.iter().all(|c| self.found.of(*c).is_empty())) {
+        if positives.iter().any(|it| !it.alts.iter().any(|c| self.found.has(*c))) {
             return false;
         }
         chosen.clear();
@@ -262,7 +273,7 @@ impl Seen<'_> {
         let scope = if let Scope::Window(_) = p.scope { Scope::Sentence } else { p.scope };
         let unit = self.unit(scope, first);
         for neg in &p.items[p.positives..] {
-            for &c in &neg.alts {
+            for &c in neg.alts.iter().filter(|c| self.found.has(**c)) {
                 if self.found.of(c).iter().any(|h| self.unit(scope, h.first) == unit) {
                     return false;
                 }
@@ -295,10 +306,12 @@ impl Classifier {
     /// Compiles a pack: one index for the words of all its concepts.
     pub fn new(pack: Pack) -> Result<Classifier, crate::rules::RulesError> {
         let lexicon = Lexicon::new(&pack);
+        let sizes = concept_sizes(&pack);
         let mut flat = Vec::new();
         for (c, cat) in pack.categories.iter().enumerate() {
             for (r, rule) in cat.rules.iter().enumerate() {
-                flat.push(FlatRule { category: c, rule: r, weight: rule.weight, name: format!("{}/{}", cat.id, rule.id) });
+                let anchors = anchors(&rule.when, &sizes);
+                flat.push(FlatRule { category: c, rule: r, weight: rule.weight, name: format!("{}/{}", cat.id, rule.id), anchors });
             }
         }
         let threshold = pack.threshold;
@@ -337,8 +350,10 @@ impl Classifier {
         let votes = self.lexicon.find(tokens, &mut found);
         let n = self.pack.concepts.len();
         let mut starts = vec![0u32; n + 1];
+        let mut present = vec![0u64; n.div_ceil(64)];
         for (c, _, _) in &found {
             starts[*c as usize + 1] += 1;
+            present[*c as usize / 64] |= 1 << (c % 64);
         }
         for i in 0..n {
             starts[i + 1] += starts[i];
@@ -350,7 +365,7 @@ impl Classifier {
             hits[*at as usize] = Hit { first, last };
             *at += 1;
         }
-        (Found { hits, starts }, votes)
+        (Found { hits, starts, present }, votes)
     }
 
     fn any_matches(seen: &Seen, patterns: &[Compiled], buf: &mut Vec<(usize, Hit)>) -> bool {
@@ -379,7 +394,11 @@ impl Classifier {
         let mut miss: Vec<f64> = cats.iter().map(|c| (1.0 - c.finding_weight).powi(findings as i32)).collect();
         let mut fired = Vec::new();
         let mut held_back = Vec::new();
+        let present = &seen.found.present;
         for (k, flat) in self.flat.iter().enumerate() {
+            if flat.anchors.len() == present.len() && flat.anchors.iter().zip(present).all(|(a, p)| a & p == 0) {
+                continue;
+            }
             let rule = &cats[flat.category].rules[flat.rule];
             let Some(at) = rule.when.iter().position(|p| seen.is_match(p, buf)) else { continue };
             if !rule.also.iter().all(|p| seen.is_match(p, buf)) {
@@ -592,6 +611,44 @@ impl Classifier {
         let rules: usize = self.pack.categories.iter().flat_map(|c| &c.rules).map(|r| r.examples.len() + r.counter_examples.len()).sum();
         rules + self.pack.excludes.iter().map(|e| e.examples.len() + e.counter_examples.len()).sum::<usize>()
     }
+}
+
+/// How many words each concept has, those of the concepts it includes counted too: the fewer,
+/// the rarer the concept in messages, as a rule of thumb.
+fn concept_sizes(pack: &Pack) -> Vec<usize> {
+    fn size(pack: &Pack, c: usize, memo: &mut [Option<usize>], depth: usize) -> usize {
+        if let Some(n) = memo[c] {
+            return n;
+        }
+        // A pack with a cycle is refused when it loads; the depth limit only keeps this total.
+        let included: usize = if depth > 64 { 0 } else { pack.concepts[c].includes.iter().map(|d| size(pack, *d, memo, depth + 1)).sum() };
+        let n = pack.concepts[c].words.len() + included;
+        memo[c] = Some(n);
+        n
+    }
+    let mut memo = vec![None; pack.concepts.len()];
+    (0..pack.concepts.len()).map(|c| size(pack, c, &mut memo, 0)).collect()
+}
+
+/// The concepts of which a message needs one for any of `patterns` to match: each pattern's
+/// rarest positive item's alternatives. Empty (every bit set) when a pattern has no positive
+/// item, so that the rule is always tried.
+fn anchors(patterns: &[Compiled], sizes: &[usize]) -> Vec<u64> {
+    let mut bits = vec![0u64; sizes.len().div_ceil(64)];
+    for p in patterns {
+        let rarest =
+            p.items[..p.positives].iter().min_by_key(|it| it.alts.iter().map(|c| sizes.get(*c).copied().unwrap_or(0)).sum::<usize>());
+        let Some(item) = rarest else {
+            bits.iter_mut().for_each(|b| *b = u64::MAX);
+            continue;
+        };
+        for &c in &item.alts {
+            if let Some(b) = bits.get_mut(c / 64) {
+                *b |= 1 << (c % 64);
+            }
+        }
+    }
+    bits
 }
 
 fn round3(x: f64) -> f64 {

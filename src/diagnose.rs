@@ -111,7 +111,7 @@ fn quoted_value_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     // A quoted value that is unmistakably a credential, in prose: `' vtexappkey-acme-ABCDEF'`.
     RE.get_or_init(|| {
-        Regex::new(r#"['"`](?P<v>[ \t\u{00A0}]*(?:(?i:vtexappkey)-[A-Za-z0-9-]+|[A-Z]{100,})[ \t\u{00A0}]*)['"`]"#).expect("static regex")
+        Regex::new(r#"['"`](?P<v>[ \t\u{00A0}]*(?:(?i-u:vtexappkey)-[A-Za-z0-9-]+|[A-Z]{100,})[ \t\u{00A0}]*)['"`]"#).expect("static regex")
     })
 }
 
@@ -124,6 +124,9 @@ struct FirstLook {
     field: bool,
     /// `x-vtex-` occurs (any case): only then can a VTEX header be named.
     header: bool,
+    /// `vtexappkey` may occur (any case): only then, or with a long run of capitals, can a
+    /// quoted value be a credential.
+    appkey_value: bool,
 }
 
 fn first_look(raw: &str) -> FirstLook {
@@ -137,18 +140,21 @@ fn first_look(raw: &str) -> FirstLook {
             .build(words)
             .ok()
     });
-    let Some(ac) = ac else { return FirstLook { candidate: true, field: true, header: true } };
+    let Some(ac) = ac else { return FirstLook { candidate: true, field: true, header: true, appkey_value: true } };
     let b = raw.as_bytes();
-    let (mut candidate, mut field, mut header) = (false, false, false);
+    let (mut candidate, mut field, mut header, mut appkey_value) = (false, false, false, false);
     for m in ac.find_iter(raw) {
         // "tok" alone is only a field name's end (`x-vtex-api-tok`), never a candidate.
         candidate |= m.pattern().as_usize() != 8;
         header |= m.pattern().as_usize() == 6;
+        appkey_value |= m.pattern().as_usize() == 7;
         let window = &b[m.end()..(m.end() + 20).min(b.len())];
         field |= window.iter().any(|c| *c == b':' || *c == b'=');
         if candidate && field {
-            // The rest of the text is only looked at for a header name.
+            // The rest of the text is only looked at for a header name; an appKey value may
+            // still follow.
             header = header || b[m.end()..].windows(7).any(|w| w.eq_ignore_ascii_case(b"x-vtex-"));
+            appkey_value = true;
             break;
         }
     }
@@ -159,7 +165,17 @@ fn first_look(raw: &str) -> FirstLook {
             run >= 32
         });
     }
-    FirstLook { candidate, field, header }
+    FirstLook { candidate, field, header, appkey_value }
+}
+
+/// The longest run of ASCII capitals in `b`.
+fn longest_capitals(b: &[u8]) -> usize {
+    let (mut run, mut longest) = (0, 0);
+    for c in b {
+        run = if c.is_ascii_uppercase() { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    longest
 }
 
 const INVISIBLE: &[(char, &str)] = &[
@@ -195,7 +211,10 @@ pub fn scan(raw: &str) -> Scan {
     }
     // Each scan below needs something that plain chat often lacks; check for it first.
     let has_separator = look.field;
-    let has_quote = memchr::memchr3(b'\'', b'"', b'`', raw.as_bytes()).is_some();
+    // A quoted credential is an appKey (`vtexappkey-...`) or 100 capitals: most quotes in
+    // chat are apostrophes ("don't") around neither.
+    let has_quote =
+        memchr::memchr3(b'\'', b'"', b'`', raw.as_bytes()).is_some() && (look.appkey_value || longest_capitals(raw.as_bytes()) >= 100);
     let has_header = look.header;
     let fields = if has_separator { Some(field_regex().captures_iter(raw)) } else { None };
     for caps in fields.into_iter().flatten() {
@@ -536,5 +555,22 @@ mod tests {
     fn leading_space_inside_quoted_appkey_in_prose_is_reported() {
         let c = codes("The appKey we send is ' vtexappkey-demo-KEMUBC' with a leading space.");
         assert_eq!(c, vec![(FindingCode::ValueWhitespace, Field::AppKey)]);
+    }
+
+    #[test]
+    fn a_quoted_appkey_after_a_field_is_still_inspected() {
+        // The first look stops at `appKey:`; the quoted value further on must still be read.
+        let c = codes("appKey: (see below), and in prose we send ' vtexappkey-demo-KEMUBC' with a space.");
+        assert!(c.contains(&(FindingCode::ValueWhitespace, Field::AppKey)), "{c:?}");
+    }
+
+    #[test]
+    fn a_quoted_run_of_capitals_as_long_as_a_token_is_a_secret_span_without_any_label() {
+        let token = "Q".repeat(60) + &"W".repeat(68);
+        let text = format!("we pasted '{token}' there");
+        let spans = scan(&text).secret_spans;
+        assert_eq!(spans.iter().map(|r| &text[r.clone()]).collect::<Vec<_>>(), [token.as_str()]);
+        let short = format!("we pasted '{}' there", &token[..99]);
+        assert!(scan(&short).secret_spans.is_empty(), "99 capitals are no quoted token");
     }
 }

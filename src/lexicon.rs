@@ -72,8 +72,12 @@ struct WordMap {
     long: FxHashMap<Box<str>, u32>,
 }
 
+/// The key's bytes as one number, zero-padded. Words hold no zero byte, so no two keys of up to
+/// 16 bytes share a number.
 fn pack16(b: &[u8]) -> Option<u128> {
-    (b.len() <= 16).then(|| b.iter().fold(0u128, |k, c| (k << 8) | u128::from(*c)))
+    let mut k = [0u8; 16];
+    k.get_mut(..b.len())?.copy_from_slice(b);
+    Some(u128::from_le_bytes(k))
 }
 
 impl WordMap {
@@ -319,6 +323,33 @@ impl Lexicon {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_of_every_length_pack_to_their_zero_padded_bytes() {
+        let text = b"abcdefghijklmnopq";
+        for n in 0..=17 {
+            let mut padded = [0u8; 16];
+            let want = (n <= 16).then(|| {
+                padded[..n].copy_from_slice(&text[..n]);
+                u128::from_le_bytes(padded)
+            });
+            assert_eq!(pack16(&text[..n]), want, "{n} bytes");
+        }
+    }
+
+    #[test]
+    fn the_word_map_finds_what_it_holds_and_nothing_else() {
+        let mut map = WordMap::default();
+        let words: Vec<String> = (0..2000).map(|i| format!("w{i}{}", "x".repeat(i % 20))).collect();
+        for (i, w) in words.iter().enumerate() {
+            map.insert(w, i as u32);
+        }
+        for (i, w) in words.iter().enumerate() {
+            assert_eq!(map.get(w), Some(i as u32), "{w}");
+        }
+        assert_eq!(map.get("absent"), None);
+        assert_eq!(map.get(""), None);
+    }
 
     fn pack(concepts: &str) -> Pack {
         let minimal = include_str!("../tests/data/minimal_pack.toml");

@@ -15,6 +15,18 @@ pub struct ScriptHints {
     pub spanish: u32,
 }
 
+/// ASCII bytes that are copied as they are, lower-cased: all but whitespace and `\\`.
+const PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 128 {
+        let b = c as u8;
+        t[c] = !b.is_ascii_whitespace() && b != b'\\';
+        c += 1;
+    }
+    t
+};
+
 /// Lower-cases, strips accents, straightens quotes, drops zero-width characters and collapses
 /// whitespace. The result is pure ASCII.
 pub fn normalise(text: &str) -> (String, ScriptHints) {
@@ -46,7 +58,7 @@ pub fn normalise(text: &str) -> (String, ScriptHints) {
             }
             // Support text is mostly ASCII words: copy each run of them in one go.
             let start = i;
-            while i < bytes.len() && bytes[i].is_ascii() && !bytes[i].is_ascii_whitespace() && bytes[i] != b'\\' {
+            while i < bytes.len() && PLAIN[bytes[i] as usize] {
                 i += 1;
             }
             if i == start {

@@ -58,6 +58,17 @@ const TURN_START: [bool; 256] = {
     t
 };
 
+/// The bytes words are made of: ASCII letters and digits (the text is normalised).
+const WORD_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = (c as u8).is_ascii_alphanumeric();
+        c += 1;
+    }
+    t
+};
+
 impl Tokens {
     pub fn new(normalised: &str) -> Tokens {
         let b = normalised.as_bytes();
@@ -68,15 +79,20 @@ impl Tokens {
         let mut i = 0;
         while i < b.len() {
             let c = b[i];
-            if c.is_ascii_alphanumeric() {
+            if WORD_BYTE[c as usize] {
                 let start = i;
                 let at = stream.len() as u32;
                 let mut apostrophe = false;
-                while i < b.len()
-                    && (b[i].is_ascii_alphanumeric() || (b[i] == b'\'' && i + 1 < b.len() && b[i + 1].is_ascii_alphanumeric()))
-                {
-                    apostrophe |= b[i] == b'\'';
-                    i += 1;
+                loop {
+                    while i < b.len() && WORD_BYTE[b[i] as usize] {
+                        i += 1;
+                    }
+                    if i + 1 < b.len() && b[i] == b'\'' && WORD_BYTE[b[i + 1] as usize] {
+                        apostrophe = true;
+                        i += 1;
+                        continue;
+                    }
+                    break;
                 }
                 // The text is ASCII (normalised), so any byte range of it is a `str`.
                 let piece = normalised.get(start..i).unwrap_or("");

@@ -142,54 +142,78 @@ fn fullwidth_letter(c: char) -> Option<bool> {
 /// pieces in a row, full-width letters, or a token label followed by something that could be a
 /// value needs the full scan. Most chat and most tickets have none of them: "the appToken is
 /// refused" names a token but holds none.
+///
+/// It runs on every message, so it goes a run of letters at a time, with one table look-up per
+/// byte between runs.
 fn worth_scanning(raw: &str) -> bool {
     let b = raw.as_bytes();
-    let (mut run, mut upper_chain, mut long_in_row) = (0usize, 0usize, 0usize);
+    // Full-width forms (U+FF00..U+FFEF) start with 0xEF 0xBC or 0xEF 0xBD.
+    if memchr::memchr(0xEF, b).is_some() {
+        return true;
+    }
+    let (mut upper_chain, mut long_in_row) = (0usize, 0usize);
     let mut i = 0;
     while i < b.len() {
-        let c = b[i];
-        if !c.is_ascii_alphabetic() && run > 0 {
-            long_in_row = if run >= 8 { long_in_row + 1 } else { 0 };
-            if long_in_row >= 3 || (is_label(&b[i - run..i]) && value_may_follow(b, i)) {
-                return true;
-            }
-        }
-        if c.is_ascii_alphabetic() {
-            run += 1;
-            if run >= LONG_RUN {
-                return true;
-            }
-            if c.is_ascii_uppercase() {
-                upper_chain += 1;
-                if upper_chain >= 32 {
+        match BYTE_CLASS[b[i] as usize] {
+            LETTER => {
+                let start = i;
+                while i < b.len() && b[i].is_ascii_alphabetic() {
+                    upper_chain = if b[i].is_ascii_uppercase() { upper_chain + 1 } else { 0 };
+                    if upper_chain >= 32 {
+                        return true;
+                    }
+                    i += 1;
+                }
+                let run = i - start;
+                if run >= LONG_RUN {
                     return true;
                 }
-            } else {
-                upper_chain = 0;
+                if i == b.len() {
+                    return is_label(&b[start..]) && value_may_follow(b, i);
+                }
+                long_in_row = if run >= 8 { long_in_row + 1 } else { 0 };
+                if long_in_row >= 3 || (is_label(&b[start..i]) && value_may_follow(b, i)) {
+                    return true;
+                }
             }
-            i += 1;
-            continue;
-        }
-        run = 0;
-        match c {
             // An escaped separator (`\\n`, `\\u200b`) joins pieces as a real one does.
-            b'\\' => {
-                i += escape_len(&b[i..]).unwrap_or(1);
-                continue;
-            }
-            b' ' | b'\t' | b'\n' | b'\r' | b'-' | b'>' => {}
-            // Full-width forms (U+FF00..U+FFEF) start with 0xEF 0xBC or 0xEF 0xBD.
-            0xEF => return true,
-            c if c >= 0x80 => {}
+            BACKSLASH => i += escape_len(&b[i..]).unwrap_or(1),
+            JOINS => i += 1,
             _ => {
                 upper_chain = 0;
                 long_in_row = 0;
+                i += 1;
             }
         }
-        i += 1;
     }
-    run > 0 && is_label(&b[b.len() - run..]) && value_may_follow(b, b.len())
+    false
 }
+
+const LETTER: u8 = 1;
+const BACKSLASH: u8 = 2;
+/// Bytes that cut a chain of pieces without ending it: spaces, line breaks, hyphens, quote
+/// markers, and the bytes of characters that are not ASCII.
+const JOINS: u8 = 3;
+const OTHER: u8 = 0;
+
+const BYTE_CLASS: [u8; 256] = {
+    let mut t = [OTHER; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = if b.is_ascii_alphabetic() {
+            LETTER
+        } else if b == b'\\' {
+            BACKSLASH
+        } else if b >= 0x80 || matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'-' | b'>') {
+            JOINS
+        } else {
+            OTHER
+        };
+        c += 1;
+    }
+    t
+};
 
 /// Whether what follows a token label at `at` could be its value: past separators and a few
 /// small words, one of the next two pieces has capitals or 8 letters or more, or they are two
@@ -323,10 +347,6 @@ fn lower(w: &[u8]) -> Vec<u8> {
     w.iter().map(u8::to_ascii_lowercase).collect()
 }
 
-fn ends_with_ci(w: &[u8], suffix: &[u8]) -> bool {
-    w.len() >= suffix.len() && w[w.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
-}
-
 fn starts_with_ci(w: &[u8], prefix: &[u8]) -> bool {
     w.len() >= prefix.len() && w[..prefix.len()].eq_ignore_ascii_case(prefix)
 }
@@ -334,11 +354,21 @@ fn starts_with_ci(w: &[u8], prefix: &[u8]) -> bool {
 /// A word that names a token: `token`, `appToken`, `X-VTEX-API-AppToken`'s last part,
 /// `VTEX_APP_TOKEN`'s, and the common misspellings `tokem` and `apptoke`.
 fn is_label(w: &[u8]) -> bool {
-    // Called at the end of every word: most end in a letter no label ends in.
-    if w.len() > 24 || w.len() < 4 || !matches!(w[w.len() - 1] | 0x20, b'e' | b'n' | b's' | b'm') {
+    let n = w.len();
+    if !(4..=24).contains(&n) {
         return false;
     }
-    [&b"token"[..], b"tokens", b"tokem", b"toke"].iter().any(|s| ends_with_ci(w, s))
+    // Called at the end of every word of every message: the last letter decides which ending
+    // to compare, and most words end in a letter that no label ends in. `| 0x20` lower-cases a
+    // letter and makes no other byte equal to one.
+    let ends = |tail: &[u8]| n >= tail.len() && w[n - tail.len()..].iter().zip(tail).all(|(a, b)| a | 0x20 == *b);
+    match w[n - 1] | 0x20 {
+        b'e' => ends(b"toke"),
+        b'n' => ends(b"token"),
+        b'm' => ends(b"tokem"),
+        b's' => ends(b"tokens"),
+        _ => false,
+    }
 }
 
 /// Words that may stand between a label and its value: "the token is", "o token é", "el token es".
@@ -814,6 +844,17 @@ fn complete(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_are_told_by_their_ending_in_any_case() {
+        for w in ["token", "AppToken", "VTEXAPPTOKEN", "tokens", "tokem", "apptoke", "toke"] {
+            assert!(is_label(w.as_bytes()), "{w}");
+        }
+        for w in ["tok", "taken", "broken", "spoken", "tokenize", "poke", "items", "xxxxxxxxxxxxxxxxxxxx"] {
+            assert!(!is_label(w.as_bytes()), "{w}");
+        }
+        assert!(!is_label("a".repeat(25).replace("aaaaa", "token").as_bytes()), "longer than any label");
+    }
 
     const T: &str =
         "RDLSBQGBCNNCHCRNBSDHUUSBSSMBHBREJNERDSJRVFDSSUGLDRWCSBTGPVRNYKOSOLJHZFWYHCSJQPKXOJTCDQNFYKEPNBVCYRSZKKWLTPSZOCCIPWVCBXWJUSVOJWMV";
