@@ -12,6 +12,8 @@ use std::sync::OnceLock;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+use crate::redact::keywords::{Owner, Survey};
+
 /// An appToken is 128 upper-case letters.
 pub const TOKEN_LEN: usize = 128;
 
@@ -118,7 +120,7 @@ fn quoted_value_regex() -> &'static Regex {
 /// What a first look at a message says: whether it could show credentials at all (it names a
 /// key or token field, a VTEX header or an appKey, or holds a run of capitals as long as a good
 /// part of a token), and whether a field name is followed by a `:` or `=` (only then can the
-/// field regex match). One pass of a small automaton, where regexes cost more than the rest.
+/// field regex match). Read off the shared keyword pass, where regexes cost more than the rest.
 struct FirstLook {
     candidate: bool,
     field: bool,
@@ -129,35 +131,35 @@ struct FirstLook {
     appkey_value: bool,
 }
 
-fn first_look(raw: &str) -> FirstLook {
-    static AC: OnceLock<Option<aho_corasick::AhoCorasick>> = OnceLock::new();
-    let ac = AC.get_or_init(|| {
-        let words = ["appkey", "app_key", "app-key", "apptoken", "app_token", "app-token", "x-vtex-", "vtexappkey", "tok"];
-        // Leftmost-longest: "app_token" must win over the "tok" inside it.
-        aho_corasick::AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
-            .build(words)
-            .ok()
-    });
-    let Some(ac) = ac else { return FirstLook { candidate: true, field: true, header: true, appkey_value: true } };
+/// The keywords of the first look, in the order [`first_look`] numbers them. They are searched
+/// for in one pass with the other first looks' keywords ([`crate::redact::keywords`]).
+pub const FIRST_LOOK_WORDS: [&str; 9] =
+    ["appkey", "app_key", "app-key", "apptoken", "app_token", "app-token", "x-vtex-", "vtexappkey", "tok"];
+const HEADER_WORD: u8 = 6;
+const APPKEY_VALUE_WORD: u8 = 7;
+/// "tok" alone is only a field name's end (`x-vtex-api-tok`), never a candidate.
+const TOK_WORD: u8 = 8;
+
+/// `survey` holds every occurrence of the keywords in a text that `raw` is a prefix of.
+fn first_look(raw: &str, survey: Option<&Survey>) -> FirstLook {
+    let Some(survey) = survey else { return FirstLook { candidate: true, field: true, header: true, appkey_value: true } };
     let b = raw.as_bytes();
     let (mut candidate, mut field, mut header, mut appkey_value) = (false, false, false, false);
-    for m in ac.find_iter(raw) {
-        // "tok" alone is only a field name's end (`x-vtex-api-tok`), never a candidate.
-        candidate |= m.pattern().as_usize() != 8;
-        header |= m.pattern().as_usize() == 6;
-        appkey_value |= m.pattern().as_usize() == 7;
-        let window = &b[m.end()..(m.end() + 20).min(b.len())];
-        field |= window.iter().any(|c| *c == b':' || *c == b'=');
-        if candidate && field {
-            // The rest of the text is only looked at for a header name; an appKey value may
-            // still follow.
-            header = header || b[m.end()..].windows(7).any(|w| w.eq_ignore_ascii_case(b"x-vtex-"));
-            appkey_value = true;
-            break;
+    for hit in survey.within(b.len()) {
+        let Owner::Diagnose(word) = hit.owner else { continue };
+        candidate |= word != TOK_WORD;
+        header |= word == HEADER_WORD;
+        appkey_value |= word == APPKEY_VALUE_WORD;
+        // A keyword inside a longer one (`tok` in `apptoken`) ends no later than it, and the
+        // bytes between are the keyword's: its window finds no separator the longer one's
+        // misses.
+        if !field {
+            let window = &b[hit.end..(hit.end + 20).min(b.len())];
+            field = window.iter().any(|c| *c == b':' || *c == b'=');
         }
     }
+    // A field name with a separator after it: a value may follow, of any shape.
+    appkey_value |= candidate && field;
     if !candidate {
         let mut run = 0;
         candidate = b.iter().any(|c| {
@@ -204,8 +206,14 @@ fn looks_like_token(v: &str) -> bool {
 
 /// Scans raw text for credential fields and token-shaped strings.
 pub fn scan(raw: &str) -> Scan {
+    scan_surveyed(raw, crate::redact::keywords::survey(raw).as_ref())
+}
+
+/// [`scan`], given the keyword pass over a text that `raw` is a prefix of (the whole message,
+/// when `raw` is the author's own words).
+pub fn scan_surveyed(raw: &str, survey: Option<&Survey>) -> Scan {
     let mut scan = Scan::default();
-    let look = first_look(raw);
+    let look = first_look(raw, survey);
     if !look.candidate {
         return scan;
     }

@@ -33,45 +33,41 @@ fn reply_header() -> &'static Regex {
     })
 }
 
-/// Whether `text` could hold a header at all: a line break with text above it, and one of the
-/// words every header has. Most messages have neither, and the header regex is far slower than
-/// this one pass of a small automaton.
-fn may_hold_header(text: &str) -> bool {
-    static AC: OnceLock<Option<aho_corasick::AhoCorasick>> = OnceLock::new();
-    if !text.contains('\n') {
-        // A header needs text above it and ends its line.
-        return false;
-    }
-    let ac = AC.get_or_init(|| {
-        let markers = [
-            "wrote:",
-            "escreveu:",
-            "escribió:",
-            "escribio:",
-            "original message",
-            "mensagem original",
-            "mensaje original",
-            "forwarded message",
-            "mensagem encaminhada",
-            "mensaje reenviado",
-            "____________________",
-            "sent:",
-            "date:",
-            "enviado",
-            "enviada",
-            "data:",
-            "fecha:",
-        ];
-        aho_corasick::AhoCorasick::builder().ascii_case_insensitive(true).build(markers).ok()
-    });
-    ac.as_ref().is_none_or(|ac| ac.is_match(text))
-}
+/// Words that every reply or forward header has (any ASCII case). They are searched for in one
+/// pass with the other first looks' keywords ([`crate::redact::keywords`]).
+pub const MARKERS: [&str; 17] = [
+    "wrote:",
+    "escreveu:",
+    "escribió:",
+    "escribio:",
+    "original message",
+    "mensagem original",
+    "mensaje original",
+    "forwarded message",
+    "mensagem encaminhada",
+    "mensaje reenviado",
+    "____________________",
+    "sent:",
+    "date:",
+    "enviado",
+    "enviada",
+    "data:",
+    "fecha:",
+];
 
 /// `text` up to the first reply or forward header, when there is one and the author wrote
 /// something above it. A message that starts with a header (a forwarded e-mail) is all kept:
 /// then the quoted part is the message.
 pub fn own_words(text: &str) -> &str {
-    if !may_hold_header(text) {
+    let marked = crate::redact::keywords::survey(text).is_none_or(|s| s.has_quoted_marker());
+    own_words_marked(text, marked)
+}
+
+/// [`own_words`], told whether one of the [`MARKERS`] occurs in `text`. Most messages have
+/// none, or no line break (a header needs text above it and ends its line), and the header
+/// regex is far slower than finding that out.
+pub fn own_words_marked(text: &str, marked: bool) -> &str {
+    if !marked || !text.contains('\n') {
         return text;
     }
     match reply_header().find(text) {

@@ -7,6 +7,7 @@
 //! - the credential diagnosis ([`crate::diagnose`]): whatever value a message puts in an
 //!   appToken field, whatever its shape.
 
+pub mod keywords;
 pub mod letters;
 pub mod rules;
 
@@ -77,19 +78,30 @@ pub fn mask_and_cap(text: &str, max: usize) -> String {
 
 /// Masks every secret in `raw`. Pure and total: any string in, a masked string out.
 pub fn redact(raw: &str) -> Redacted {
-    let mut scan = diagnose::scan(raw);
+    // One keyword pass serves the diagnosis, the reply header and the secret rules.
+    let survey = keywords::survey(raw);
+    let mut scan = diagnose::scan_surveyed(raw, survey.as_ref());
     // Secrets are masked wherever they are, but what the diagnosis says about headers and values
     // must be about the author's own request, not one quoted from an earlier answer.
-    let own = crate::quoted::own_words(raw);
+    let own = crate::quoted::own_words_marked(raw, survey.as_ref().is_none_or(|s| s.has_quoted_marker()));
     let own_len = own.len();
     if own_len < raw.len() {
-        scan.findings = diagnose::scan(own).findings;
+        scan.findings = diagnose::scan_surveyed(own, survey.as_ref()).findings;
     }
     let mut spans: Vec<(Range<usize>, Kind)> = scan.secret_spans.iter().map(|r| (r.clone(), Kind::AppToken)).collect();
     spans.extend(letters::find(raw).into_iter().map(|h| (h.range, h.kind)));
     if let Some(secret_rules) = rules::SecretRules::builtin() {
         let mut found = Vec::new();
-        secret_rules.find(raw, &mut found);
+        match &survey {
+            Some(s) => {
+                let keywords = s.hits.iter().filter_map(|h| match h.owner {
+                    keywords::Owner::Secret(k) => Some(usize::from(k)),
+                    _ => None,
+                });
+                secret_rules.find_surveyed(raw, keywords, &mut found)
+            }
+            None => secret_rules.find(raw, &mut found),
+        }
         spans.extend(found.into_iter().map(|r| (r, Kind::Secret)));
     }
     spans.retain(|(r, _)| r.start < r.end && raw.is_char_boundary(r.start) && raw.is_char_boundary(r.end));

@@ -97,13 +97,11 @@ pub struct SecretRules {
     file: String,
     rules: Vec<Rule>,
     keywords: AhoCorasick,
-    /// For each keyword pattern, the rule it belongs to (what the tests check the search
-    /// against).
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// The keywords, lower case, in the automaton's order: the shared keyword pass
+    /// ([`super::keywords`]) is built from them.
+    patterns: Vec<String>,
+    /// For each keyword, the rule it belongs to.
     keyword_rule: Vec<usize>,
-    /// For each keyword pattern, the rules to run when it is found: its own, and those of every
-    /// keyword that a match of it may hide (see [`hidden_by`]).
-    keyword_rules: Vec<Vec<usize>>,
     /// Rules without keywords: they run on every message.
     always: Vec<usize>,
     pub apptoken: AppTokenCases,
@@ -188,16 +186,7 @@ impl SecretRules {
         if !problems.is_empty() {
             return Err(problems);
         }
-        let keyword_rules = (0..patterns.len())
-            .map(|k| {
-                let mut rules: Vec<usize> =
-                    (0..patterns.len()).filter(|j| *j == k || hidden_by(&patterns[*j], &patterns[k])).map(|j| keyword_rule[j]).collect();
-                rules.sort_unstable();
-                rules.dedup();
-                rules
-            })
-            .collect();
-        Ok(SecretRules { file: file.to_string(), rules, keywords, keyword_rule, keyword_rules, always, apptoken: spec.apptoken })
+        Ok(SecretRules { file: file.to_string(), rules, keywords, patterns, keyword_rule, always, apptoken: spec.apptoken })
     }
 
     /// The rules built into the binary. They are tested with the code, so they always compile;
@@ -216,9 +205,28 @@ impl SecretRules {
         self.rules.is_empty()
     }
 
+    /// The keywords, lower case: a keyword's index here is the one [`Self::find_surveyed`] is
+    /// given.
+    pub fn keywords(&self) -> &[String] {
+        &self.patterns
+    }
+
     /// Byte ranges of every secret the rules find in `raw`.
     pub fn find(&self, raw: &str, out: &mut Vec<Range<usize>>) {
-        let wanted = self.wanted(raw);
+        // Every occurrence, overlapping ones too: a rule runs whenever a keyword of its occurs.
+        let found: Vec<usize> = match self.keywords.try_find_overlapping_iter(raw) {
+            Ok(it) => it.map(|m| m.pattern().as_usize()).collect(),
+            // Not reached (the automaton is built for overlapping search); if it were, every
+            // rule runs.
+            Err(_) => (0..self.patterns.len()).collect(),
+        };
+        self.find_surveyed(raw, found, out);
+    }
+
+    /// [`Self::find`], given the indexes of the keywords that occur in `raw` (by the shared
+    /// keyword pass).
+    pub fn find_surveyed(&self, raw: &str, found: impl IntoIterator<Item = usize>, out: &mut Vec<Range<usize>>) {
+        let wanted = self.wanted(raw, found);
         for (rule, _) in self.rules.iter().zip(&wanted).filter(|(_, w)| **w) {
             rule.find(raw, out);
         }
@@ -226,7 +234,7 @@ impl SecretRules {
 
     /// Which rules must run on `raw`: a keyword of theirs occurs in it, or it holds a run as long
     /// as they need.
-    fn wanted(&self, raw: &str) -> Vec<bool> {
+    fn wanted(&self, raw: &str, found: impl IntoIterator<Item = usize>) -> Vec<bool> {
         let mut wanted = vec![false; self.rules.len()];
         if !self.always.is_empty() {
             let run = longest_run(raw);
@@ -234,10 +242,8 @@ impl SecretRules {
                 wanted[*i] = run >= self.rules[*i].min_run;
             }
         }
-        // One non-overlapping pass, which the automaton's prefilter makes fast; what a match
-        // may hide is run too, so that no rule with a keyword in the text is skipped.
-        for m in self.keywords.find_iter(raw) {
-            for r in &self.keyword_rules[m.pattern().as_usize()] {
+        for k in found {
+            if let Some(r) = self.keyword_rule.get(k) {
                 wanted[*r] = true;
             }
         }
@@ -317,14 +323,6 @@ impl Rule {
             out.push(m.range());
         }
     }
-}
-
-/// Whether an occurrence of keyword `k` in a text can go unreported because the
-/// non-overlapping search reported `m` over part of it. The search reports the match that ends
-/// first and goes on after it, so `k` is hidden only where the two overlap: one holds the other,
-/// or `m` ends inside `k` (an end of `m` is a beginning of `k`). Both are lower case.
-fn hidden_by(k: &str, m: &str) -> bool {
-    k.contains(m) || m.contains(k) || (1..m.len()).any(|i| m.is_char_boundary(i) && k.starts_with(&m[i..]))
 }
 
 /// The longest run of characters that keys and encodings are made of.
@@ -432,7 +430,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keywords_that_overlap_in_a_text_still_run_every_rule_they_belong_to() {
+    fn keywords_that_overlap_in_a_text_still_run_every_rule_they_belong_to_in_the_shared_pass() {
         let rules = SecretRules::builtin().expect("built-in rules");
         let keywords: Vec<String> = EMBEDDED
             .1
@@ -454,8 +452,20 @@ mod tests {
                 texts.push(format!("{a}{b}"));
             }
         }
+        // The shared pass holds the diagnosis' and the reply markers' keywords too: none of them
+        // may hide a secret keyword from it.
+        let shared = super::super::keywords::builtin().expect("the shared keyword pass builds");
         for text in texts.iter().flat_map(|t| [t.clone(), t.to_ascii_uppercase()]) {
-            let wanted = rules.wanted(&text);
+            let survey = shared.survey(&text);
+            let found: Vec<usize> = survey
+                .hits
+                .iter()
+                .filter_map(|h| match h.owner {
+                    super::super::keywords::Owner::Secret(k) => Some(usize::from(k)),
+                    _ => None,
+                })
+                .collect();
+            let wanted = rules.wanted(&text, found);
             for m in rules.keywords.find_overlapping_iter(&text) {
                 let r = rules.keyword_rule[m.pattern().as_usize()];
                 assert!(wanted[r], "{text:?}: rule `{}` is not run ({:?})", rules.rules[r].id, &text[m.range()]);
