@@ -161,23 +161,9 @@ fn first_look(raw: &str, survey: Option<&Survey>) -> FirstLook {
     // A field name with a separator after it: a value may follow, of any shape.
     appkey_value |= candidate && field;
     if !candidate {
-        let mut run = 0;
-        candidate = b.iter().any(|c| {
-            run = if c.is_ascii_uppercase() { run + 1 } else { 0 };
-            run >= 32
-        });
+        candidate = crate::redact::has_run(b, 32, |c| c.is_ascii_uppercase());
     }
     FirstLook { candidate, field, header, appkey_value }
-}
-
-/// The longest run of ASCII capitals in `b`.
-fn longest_capitals(b: &[u8]) -> usize {
-    let (mut run, mut longest) = (0, 0);
-    for c in b {
-        run = if c.is_ascii_uppercase() { run + 1 } else { 0 };
-        longest = longest.max(run);
-    }
-    longest
 }
 
 const INVISIBLE: &[(char, &str)] = &[
@@ -221,8 +207,8 @@ pub fn scan_surveyed(raw: &str, survey: Option<&Survey>) -> Scan {
     let has_separator = look.field;
     // A quoted credential is an appKey (`vtexappkey-...`) or 100 capitals: most quotes in
     // chat are apostrophes ("don't") around neither.
-    let has_quote =
-        memchr::memchr3(b'\'', b'"', b'`', raw.as_bytes()).is_some() && (look.appkey_value || longest_capitals(raw.as_bytes()) >= 100);
+    let has_quote = memchr::memchr3(b'\'', b'"', b'`', raw.as_bytes()).is_some()
+        && (look.appkey_value || crate::redact::has_run(raw.as_bytes(), 100, |c| c.is_ascii_uppercase()));
     let has_header = look.header;
     let fields = if has_separator { Some(field_regex().captures_iter(raw)) } else { None };
     for caps in fields.into_iter().flatten() {

@@ -54,6 +54,34 @@ pub fn check_builtin() -> Result<usize, String> {
     }
 }
 
+/// Whether `b` holds a run of at least `min` bytes that are all `member`s: the question masking
+/// asks of every message ("a run of capitals as long as a token?"), where the answer is nearly
+/// always no. A run of `min` bytes covers one of every `min` positions, so only those are
+/// probed, and a run is measured only where a probe lands in one.
+pub fn has_run(b: &[u8], min: usize, member: impl Fn(u8) -> bool) -> bool {
+    if min == 0 {
+        return true;
+    }
+    let mut i = min - 1;
+    while i < b.len() {
+        if member(b[i]) {
+            let mut start = i;
+            while start > 0 && member(b[start - 1]) {
+                start -= 1;
+            }
+            let mut end = i + 1;
+            while end < b.len() && member(b[end]) {
+                end += 1;
+            }
+            if end - start >= min {
+                return true;
+            }
+        }
+        i += min;
+    }
+    false
+}
+
 /// `text` with every secret masked: for error messages, log fields and anything else that may
 /// echo what a client sent.
 pub fn mask(text: &str) -> Cow<'_, str> {
@@ -170,6 +198,29 @@ fn count_distinct(raw: &str, spans: &[(Range<usize>, Kind)]) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The longest run, measured byte by byte: what [`has_run`] must agree with.
+    fn longest(b: &[u8], member: impl Fn(u8) -> bool) -> usize {
+        let (mut run, mut best) = (0, 0);
+        for c in b {
+            run = if member(*c) { run + 1 } else { 0 };
+            best = best.max(run);
+        }
+        best
+    }
+
+    #[test]
+    fn a_run_is_found_by_its_probes_exactly_when_it_is_long_enough() {
+        let mut rng = fastrand::Rng::with_seed(5);
+        for _ in 0..20_000 {
+            let len = rng.usize(0..90);
+            // Mostly capitals, so that runs of every length occur, cut at random.
+            let b: Vec<u8> = (0..len).map(|_| if rng.u8(0..10) < 8 { rng.u8(b'A'..=b'Z') } else { b' ' }).collect();
+            let min = rng.usize(0..40);
+            let want = longest(&b, |c| c.is_ascii_uppercase()) >= min;
+            assert_eq!(has_run(&b, min, |c| c.is_ascii_uppercase()), want, "{:?}, {min}", String::from_utf8_lossy(&b));
+        }
+    }
 
     const TOKEN: &str =
         "RDLSBQGBCNNCHCRNBSDHUUSBSSMBHBREJNERDSJRVFDSSUGLDRWCSBTGPVRNYKOSOLJHZFWYHCSJQPKXOJTCDQNFYKEPNBVCYRSZKKWLTPSZOCCIPWVCBXWJUSVOJWMV";

@@ -236,11 +236,8 @@ impl SecretRules {
     /// as they need.
     fn wanted(&self, raw: &str, found: impl IntoIterator<Item = usize>) -> Vec<bool> {
         let mut wanted = vec![false; self.rules.len()];
-        if !self.always.is_empty() {
-            let run = longest_run(raw);
-            for i in &self.always {
-                wanted[*i] = run >= self.rules[*i].min_run;
-            }
+        for i in &self.always {
+            wanted[*i] = super::has_run(raw.as_bytes(), self.rules[*i].min_run, |c| IN_RUN[c as usize]);
         }
         for k in found {
             if let Some(r) = self.keyword_rule.get(k) {
@@ -325,27 +322,17 @@ impl Rule {
     }
 }
 
-/// The longest run of characters that keys and encodings are made of.
-fn longest_run(raw: &str) -> usize {
-    // Letters, digits and the symbols of base64 and tokens, as a table: this runs over every
-    // byte of every message.
-    const IN_RUN: [bool; 256] = {
-        let mut t = [false; 256];
-        let mut b = 0;
-        while b < 256 {
-            let c = b as u8;
-            t[b] = c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'_' | b'=' | b'-');
-            b += 1;
-        }
-        t
-    };
-    let (mut best, mut run) = (0, 0);
-    for b in raw.bytes() {
-        run = if IN_RUN[b as usize] { run + 1 } else { 0 };
-        best = best.max(run);
+/// Letters, digits and the symbols of base64 and tokens: what a rule's `min_run` counts.
+const IN_RUN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'_' | b'=' | b'-');
+        b += 1;
     }
-    best
-}
+    t
+};
 
 /// Shannon entropy in bits per character.
 pub fn entropy(s: &str) -> f64 {
