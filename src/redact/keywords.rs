@@ -44,6 +44,14 @@ impl Survey {
     pub fn has_quoted_marker(&self) -> bool {
         self.hits.iter().any(|h| h.owner == Owner::Quoted)
     }
+
+    /// The secret rules' keywords that occur, as indexes into their list.
+    pub fn secret_keywords(&self) -> impl Iterator<Item = usize> + '_ {
+        self.hits.iter().filter_map(|h| match h.owner {
+            Owner::Secret(k) => Some(usize::from(k)),
+            _ => None,
+        })
+    }
 }
 
 /// The keywords of all three readers in one automaton.
@@ -72,10 +80,12 @@ impl Keywords {
             }
         };
         for (i, w) in diagnose.iter().enumerate() {
-            add(w, Owner::Diagnose(i as u8));
+            let i = u8::try_from(i).map_err(|_| "more than 256 diagnosis keywords".to_string())?;
+            add(w, Owner::Diagnose(i));
         }
         for (i, w) in secret.iter().enumerate() {
-            add(w, Owner::Secret(i as u16));
+            let i = u16::try_from(i).map_err(|_| "more than 65,536 secret keywords".to_string())?;
+            add(w, Owner::Secret(i));
         }
         for w in quoted {
             add(w, Owner::Quoted);

@@ -121,13 +121,7 @@ pub fn redact(raw: &str) -> Redacted {
     if let Some(secret_rules) = rules::SecretRules::builtin() {
         let mut found = Vec::new();
         match &survey {
-            Some(s) => {
-                let keywords = s.hits.iter().filter_map(|h| match h.owner {
-                    keywords::Owner::Secret(k) => Some(usize::from(k)),
-                    _ => None,
-                });
-                secret_rules.find_surveyed(raw, keywords, &mut found)
-            }
+            Some(s) => secret_rules.find_surveyed(raw, s.secret_keywords(), &mut found),
             None => secret_rules.find(raw, &mut found),
         }
         spans.extend(found.into_iter().map(|r| (r, Kind::Secret)));

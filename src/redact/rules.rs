@@ -443,16 +443,7 @@ mod tests {
         // may hide a secret keyword from it.
         let shared = super::super::keywords::builtin().expect("the shared keyword pass builds");
         for text in texts.iter().flat_map(|t| [t.clone(), t.to_ascii_uppercase()]) {
-            let survey = shared.survey(&text);
-            let found: Vec<usize> = survey
-                .hits
-                .iter()
-                .filter_map(|h| match h.owner {
-                    super::super::keywords::Owner::Secret(k) => Some(usize::from(k)),
-                    _ => None,
-                })
-                .collect();
-            let wanted = rules.wanted(&text, found);
+            let wanted = rules.wanted(&text, shared.survey(&text).secret_keywords());
             for m in rules.keywords.find_overlapping_iter(&text) {
                 let r = rules.keyword_rule[m.pattern().as_usize()];
                 assert!(wanted[r], "{text:?}: rule `{}` is not run ({:?})", rules.rules[r].id, &text[m.range()]);
