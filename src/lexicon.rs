@@ -12,12 +12,13 @@
 use rustc_hash::FxHashMap;
 
 use crate::rules::Pack;
-use crate::tokens::Tokens;
+use crate::tokens::{pack16, Tokens};
 
-/// The words of a phrase after its first two, and whether its last word is a prefix.
+/// The words of a phrase after its first two (each with its packed key, see [`pack16`]), and
+/// whether its last word is a prefix.
 #[derive(Debug)]
 struct Phrase {
-    rest: Vec<Box<str>>,
+    rest: Vec<(Option<u128>, Box<str>)>,
     last_prefix: bool,
     group: u32,
 }
@@ -72,20 +73,22 @@ struct WordMap {
     long: FxHashMap<Box<str>, u32>,
 }
 
-/// The key's bytes as one number, zero-padded. Words hold no zero byte, so no two keys of up to
-/// 16 bytes share a number.
-fn pack16(b: &[u8]) -> Option<u128> {
-    let mut k = [0u8; 16];
-    k.get_mut(..b.len())?.copy_from_slice(b);
-    Some(u128::from_le_bytes(k))
-}
-
 impl WordMap {
+    #[cfg(test)]
     fn get(&self, key: &str) -> Option<u32> {
         match pack16(key.as_bytes()) {
             Some(k) => self.short.get(&k).copied(),
             None => self.long.get(key).copied(),
         }
+    }
+
+    /// [`WordMap::get`] for a key already packed: `packed` is `pack16(text)`, or 0 when `text`
+    /// is longer than 16 bytes.
+    fn get_packed<'t>(&self, packed: u128, text: impl FnOnce() -> Option<&'t str>) -> Option<u32> {
+        if packed != 0 {
+            return self.short.get(&packed).copied();
+        }
+        self.long.get(text()?).copied()
     }
 
     fn insert(&mut self, key: &str, value: u32) {
@@ -201,7 +204,8 @@ impl Lexicon {
                 }
                 [first, second, rest @ ..] => {
                     known.entry((*first).into()).or_default().starts_phrase = true;
-                    let phrase = Phrase { rest: rest.iter().map(|w| (*w).into()).collect(), last_prefix: prefix, group };
+                    let rest = rest.iter().map(|w| (pack16(w.as_bytes()), (*w).into())).collect();
+                    let phrase = Phrase { rest, last_prefix: prefix, group };
                     phrases.entry(format!("{first} {second}")).or_default().push(phrase);
                 }
             }
@@ -266,9 +270,10 @@ impl Lexicon {
         let n = tokens.words.len();
         let mut votes = Votes::default();
         for i in 0..n {
-            let word = tokens.text(i);
-            let Some((index, slot)) = self.words.get(word).and_then(|s| Some((s, self.slots.get(s as usize)?))) else {
-                for g in self.prefix_groups(word) {
+            let Some((index, slot)) =
+                self.words.get_packed(tokens.key(i, i), || Some(tokens.text(i))).and_then(|s| Some((s, self.slots.get(s as usize)?)))
+            else {
+                for g in self.prefix_groups(tokens.text(i)) {
                     out.extend(self.groups[g as usize].iter().map(|c| (*c, i as u32, i as u32)));
                 }
                 continue;
@@ -294,7 +299,8 @@ impl Lexicon {
             if slot.flags & STARTS_PHRASE == 0 {
                 continue;
             }
-            let Some(phrases) = tokens.span(i, i + 1).and_then(|pair| self.pairs.get(pair)).and_then(|p| self.phrases.get(p as usize))
+            let Some(phrases) =
+                self.pairs.get_packed(tokens.key(i, i + 1), || tokens.span(i, i + 1)).and_then(|p| self.phrases.get(p as usize))
             else {
                 continue;
             };
@@ -303,12 +309,16 @@ impl Lexicon {
                 if i + 1 + len >= n {
                     continue;
                 }
-                let fits = p.rest.iter().enumerate().all(|(k, w)| {
-                    let next = tokens.text(i + 2 + k);
+                let fits = p.rest.iter().enumerate().all(|(k, (packed, w))| {
+                    let j = i + 2 + k;
                     if p.last_prefix && k + 1 == len {
-                        next.starts_with(&**w)
+                        tokens.text(j).starts_with(&**w)
                     } else {
-                        next == &**w
+                        match packed {
+                            // A longer word's key is 0, which no packed word is.
+                            Some(packed) => tokens.key(j, j) == *packed,
+                            None => tokens.text(j) == &**w,
+                        }
                     }
                 });
                 if fits {
@@ -327,7 +337,7 @@ mod tests {
     #[test]
     fn keys_of_every_length_pack_to_their_zero_padded_bytes() {
         let text = b"abcdefghijklmnopq";
-        for n in 0..=17 {
+        for n in 0..=text.len() {
             let mut padded = [0u8; 16];
             let want = (n <= 16).then(|| {
                 padded[..n].copy_from_slice(&text[..n]);
@@ -346,6 +356,8 @@ mod tests {
         }
         for (i, w) in words.iter().enumerate() {
             assert_eq!(map.get(w), Some(i as u32), "{w}");
+            let packed = pack16(w.as_bytes()).unwrap_or(0);
+            assert_eq!(map.get_packed(packed, || Some(w.as_str())), Some(i as u32), "{w}, packed");
         }
         assert_eq!(map.get("absent"), None);
         assert_eq!(map.get(""), None);

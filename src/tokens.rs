@@ -30,6 +30,26 @@ pub struct Tokens {
     pub stream: String,
 }
 
+/// Up to 16 bytes as one number, zero-padded, byte `i` at bits `8i..8i + 8`; `None` when longer.
+/// Words hold no zero byte, so no two words of up to 16 bytes share a number.
+pub fn pack16(b: &[u8]) -> Option<u128> {
+    let mut k = [0u8; 16];
+    k.get_mut(..b.len())?.copy_from_slice(b);
+    Some(u128::from_le_bytes(k))
+}
+
+/// `LOW_BYTES[n]` keeps the low `n` bytes of a number: a table, because a shift of a `u128` by
+/// a variable amount costs ten instructions, and [`Tokens::key`] masks once per word.
+const LOW_BYTES: [u128; 17] = {
+    let mut t = [u128::MAX; 17];
+    let mut n = 0;
+    while n < 16 {
+        t[n] = (1 << (8 * n)) - 1;
+        n += 1;
+    }
+    t
+};
+
 /// Words that start a clause of their own: what follows them often says the opposite.
 const TURNS: &[&[u8]] = &[
     b"but",
@@ -146,6 +166,23 @@ impl Tokens {
         self.stream.get(a.at as usize..(b.at + b.len) as usize)
     }
 
+    /// Words `first..=last` as [`Tokens::span`] gives them, packed into one number ([`pack16`]),
+    /// or 0 when they take more than 16 bytes (no text of up to 16 packs to 0). One load from
+    /// the stream, masked to the length: the lexicon probes with this for every word.
+    pub fn key(&self, first: usize, last: usize) -> u128 {
+        let (Some(a), Some(b)) = (self.words.get(first), self.words.get(last)) else { return 0 };
+        let (at, len) = (a.at as usize, (b.at + b.len).saturating_sub(a.at) as usize);
+        if len > 16 {
+            return 0;
+        }
+        let s = self.stream.as_bytes();
+        match s.get(at..at + 16).and_then(|w| <[u8; 16]>::try_from(w).ok()) {
+            Some(w) => u128::from_le_bytes(w) & LOW_BYTES[len],
+            // The last few words, too near the end of the stream for a whole load.
+            None => s.get(at..at + len).and_then(pack16).unwrap_or(0),
+        }
+    }
+
     /// The text of word `i`, as the lexicons write it.
     pub fn text(&self, i: usize) -> &str {
         self.words.get(i).and_then(|w| self.stream.get(w.at as usize..(w.at + w.len) as usize)).unwrap_or("")
@@ -175,6 +212,18 @@ mod tests {
         assert_eq!(words(&t), ["the", "key", "is", "new", "it", "fails", "but", "the", "token", "works", "ok", "v2", "0", "yes"]);
         assert_eq!(s, [0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2]);
         assert_eq!(c, [0, 0, 0, 0, 1, 1, 3, 3, 3, 4, 5, 5, 5, 5]);
+    }
+
+    #[test]
+    fn a_key_is_the_packed_text_of_its_words_wherever_they_are_in_the_stream() {
+        let t = Tokens::new("a bb ccc dddd eeeee ffffff ggggggg hhhhhhhh iiiiiiiiiiiiiiiii j? k");
+        for first in 0..t.words.len() {
+            for last in first..t.words.len() {
+                let text = t.span(first, last).unwrap_or_default();
+                assert_eq!(t.key(first, last), pack16(text.as_bytes()).unwrap_or(0), "{text:?}");
+            }
+        }
+        assert_eq!(t.key(0, 99), 0);
     }
 
     #[test]
