@@ -139,11 +139,11 @@ struct Hit {
     last: u32,
 }
 
-/// The concepts of one message: hits of concept `c` are `hits[starts[c]..starts[c + 1]]`, in
+/// The concepts of one message: hits of concept `c` are `hits[spans[c].0..spans[c].1]`, in
 /// order of position.
 struct Found {
     hits: Vec<Hit>,
-    starts: Vec<u32>,
+    spans: Vec<(u32, u32)>,
     /// One bit per concept: whether it has any hit. Most patterns need a concept that the
     /// message lacks, and this tells so with one load.
     present: Vec<u64>,
@@ -155,9 +155,9 @@ impl Found {
     }
 
     fn of(&self, concept: usize) -> &[Hit] {
-        match (self.starts.get(concept), self.starts.get(concept + 1)) {
-            (Some(a), Some(b)) => &self.hits[*a as usize..*b as usize],
-            _ => &[],
+        match self.spans.get(concept) {
+            Some(&(a, b)) => self.hits.get(a as usize..b as usize).unwrap_or_default(),
+            None => &[],
         }
     }
 
@@ -344,28 +344,37 @@ impl Classifier {
     }
 
     /// Finds every concept in the words: a look-up per word, then the hits bucketed by concept
-    /// (a counting sort: they arrive in word order, which each bucket keeps).
+    /// (a counting sort: they arrive in word order, which each bucket keeps). Only the concepts
+    /// present get a bucket: a message has a score of the pack's hundred-odd concepts.
     fn find(&self, tokens: &Tokens) -> (Found, crate::lexicon::Votes) {
         let mut found: Vec<(u32, u32, u32)> = Vec::with_capacity(tokens.words.len() * 3);
         let votes = self.lexicon.find(tokens, &mut found);
         let n = self.pack.concepts.len();
-        let mut starts = vec![0u32; n + 1];
+        // Per concept: its count, then its bucket's start and the next free place in it.
+        let mut spans = vec![(0u32, 0u32); n];
         let mut present = vec![0u64; n.div_ceil(64)];
         for (c, _, _) in &found {
-            starts[*c as usize + 1] += 1;
+            spans[*c as usize].1 += 1;
             present[*c as usize / 64] |= 1 << (c % 64);
         }
-        for i in 0..n {
-            starts[i + 1] += starts[i];
+        let mut total = 0;
+        for (w, bits) in present.iter().enumerate() {
+            let mut bits = *bits;
+            while bits != 0 {
+                let c = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let count = spans[c].1;
+                spans[c] = (total, total);
+                total += count;
+            }
         }
-        let mut next = starts.clone();
         let mut hits = vec![Hit { first: 0, last: 0 }; found.len()];
         for (c, first, last) in found {
-            let at = &mut next[c as usize];
+            let at = &mut spans[c as usize].1;
             hits[*at as usize] = Hit { first, last };
             *at += 1;
         }
-        (Found { hits, starts, present }, votes)
+        (Found { hits, spans, present }, votes)
     }
 
     fn any_matches(seen: &Seen, patterns: &[Compiled], buf: &mut Vec<(usize, Hit)>) -> bool {
