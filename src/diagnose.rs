@@ -137,8 +137,9 @@ pub const FIRST_LOOK_WORDS: [&str; 9] =
     ["appkey", "app_key", "app-key", "apptoken", "app_token", "app-token", "x-vtex-", "vtexappkey", "tok"];
 const HEADER_WORD: u8 = 6;
 const APPKEY_VALUE_WORD: u8 = 7;
-/// "tok" alone is only a field name's end (`x-vtex-api-tok`), never a candidate.
-const TOK_WORD: u8 = 8;
+/// "tok" alone is only a field name's end (`x-vtex-api-tok`), never a candidate. Every token
+/// label holds it too, which the appToken scan's first look uses.
+pub const TOK_WORD: u8 = 8;
 
 /// `survey` holds every occurrence of the keywords in a text that `raw` is a prefix of.
 fn first_look(raw: &str, survey: Option<&Survey>) -> FirstLook {

@@ -45,6 +45,11 @@ impl Survey {
         self.hits.iter().any(|h| h.owner == Owner::Quoted)
     }
 
+    /// Where `tok` occurs, in any case, in order.
+    pub fn tok_starts(&self) -> impl Iterator<Item = usize> + '_ {
+        self.hits.iter().filter(|h| h.owner == Owner::Diagnose(crate::diagnose::TOK_WORD)).map(|h| h.start)
+    }
+
     /// The secret rules' keywords that occur, as indexes into their list.
     pub fn secret_keywords(&self) -> impl Iterator<Item = usize> + '_ {
         self.hits.iter().filter_map(|h| match h.owner {

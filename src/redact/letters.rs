@@ -503,11 +503,101 @@ fn long_run_mask(w: &[u8]) -> Option<Range<usize>> {
     (!camel(w)).then_some(0..w.len())
 }
 
+/// The answer of [`worth_scanning`], found with fewer looks at each byte, given where `tok`
+/// occurs in `raw` in any case (every token label holds it): the shared keyword pass has found
+/// that already.
+///
+/// Each of the first look's reasons is decided on its own: full-width forms and a run of 24
+/// letters as before; a label from the `tok`s; three long pieces in a row from the runs of 8
+/// letters or more, found by probing one byte in eight, and the bytes between them. Text with a
+/// backslash (where an escape may join or split pieces) or with 32 capitals (a chain of capitals
+/// may cross pieces) is rare, and goes to [`worth_scanning`] itself. The test
+/// `the_quick_look_agrees_with_the_first_look_everywhere` holds the two to the same answers.
+fn quick_look(raw: &str, tok_starts: impl Iterator<Item = usize>) -> bool {
+    let b = raw.as_bytes();
+    if memchr::memchr(0xEF, b).is_some() {
+        return true;
+    }
+    if memchr::memchr(b'\\', b).is_some() || b.iter().filter(|c| c.is_ascii_uppercase()).count() >= 32 {
+        return worth_scanning(raw);
+    }
+    if super::has_run(b, LONG_RUN, |c| c.is_ascii_alphabetic()) || long_pieces_in_a_row(b) {
+        return true;
+    }
+    let mut checked_to = 0;
+    for at in tok_starts {
+        if at < checked_to || !b.get(at).is_some_and(u8::is_ascii_alphabetic) {
+            continue;
+        }
+        let (start, end) = letter_run(b, at);
+        checked_to = end;
+        if is_label(&b[start..end]) && value_may_follow(b, end) {
+            return true;
+        }
+    }
+    false
+}
+
+/// The run of ASCII letters around byte `at`.
+fn letter_run(b: &[u8], at: usize) -> (usize, usize) {
+    let mut start = at;
+    while start > 0 && b[start - 1].is_ascii_alphabetic() {
+        start -= 1;
+    }
+    let mut end = at;
+    while end < b.len() && b[end].is_ascii_alphabetic() {
+        end += 1;
+    }
+    (start, end)
+}
+
+/// Three runs of 8 letters or more one after the other, with only joining bytes between them
+/// (no other letters, no punctuation), the third not at the very end of the text: what
+/// [`worth_scanning`] counts as three long pieces in a row, in text without a backslash.
+fn long_pieces_in_a_row(b: &[u8]) -> bool {
+    const LONG: usize = 8;
+    // The long runs in order, found by probes: a run of 8 covers one of every 8 positions.
+    let (mut in_row, mut last_end) = (0, None::<usize>);
+    let mut i = LONG - 1;
+    while i < b.len() {
+        if !b[i].is_ascii_alphabetic() {
+            i += LONG;
+            continue;
+        }
+        let (start, end) = letter_run(b, i);
+        if end - start < LONG {
+            i = end + LONG;
+            continue;
+        }
+        let joined = last_end.is_some_and(|e| b[e..start].iter().all(|c| BYTE_CLASS[*c as usize] == JOINS));
+        in_row = if joined { in_row + 1 } else { 1 };
+        if in_row >= 3 && end < b.len() {
+            return true;
+        }
+        last_end = Some(end);
+        i = end + LONG;
+    }
+    false
+}
+
 /// Every appToken, or run of letters that could be part of one, in `raw`.
 pub fn find(raw: &str) -> Vec<Hit> {
     if !worth_scanning(raw) {
         return Vec::new();
     }
+    scan(raw)
+}
+
+/// [`find`], given where `tok` occurs in `raw` in any case, for a quicker first look.
+pub fn find_surveyed(raw: &str, tok_starts: impl Iterator<Item = usize>) -> Vec<Hit> {
+    if !quick_look(raw, tok_starts) {
+        return Vec::new();
+    }
+    scan(raw)
+}
+
+/// The full scan, on text the first look let through.
+fn scan(raw: &str) -> Vec<Hit> {
     let runs = scan_runs(raw);
     let n = runs.len();
     if n == 0 {
@@ -844,6 +934,103 @@ fn complete(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Where `tok` occurs in any case, found the plain way.
+    fn tok_starts(text: &str) -> Vec<usize> {
+        let lower = text.to_ascii_lowercase();
+        (0..lower.len()).filter(|i| lower.as_bytes()[*i..].starts_with(b"tok")).collect()
+    }
+
+    /// Text made of what the first look reacts to: labels and near-labels, long and short words,
+    /// capitals, groups, joining and separating bytes, escapes, accents and full-width forms.
+    fn hostile_text(rng: &mut fastrand::Rng) -> String {
+        const PIECES: &[&str] = &[
+            "token",
+            "Token",
+            "TOKEN",
+            "appToken",
+            "tokens",
+            "tokem",
+            "apptoke",
+            "toke",
+            "tok",
+            "stoke",
+            "tokenize",
+            "is",
+            "the",
+            "my",
+            "value",
+            ":",
+            "=",
+            " ",
+            " ",
+            " ",
+            "\n",
+            "\n",
+            "-",
+            ">",
+            "\t",
+            ",",
+            ".",
+            "\\",
+            "\\n",
+            "\\u200b",
+            "\\x",
+            "ã",
+            "é",
+            "Ｑ",
+            "1",
+            "42",
+            "\"",
+            "'",
+            "authentication",
+            "integration",
+            "credentials",
+            "configuration",
+            "abc",
+            "QWER",
+            "TYUI",
+            "OPAS",
+            "qwertyuiopasdfghjklzxcvbnm",
+            "ABCDEFGHIJKLMNOP",
+            "ZXCVBNMQWERTYUIOPASDFGHJKLZXCV",
+            "bcdfghjk",
+            "mnbvcxzl",
+        ];
+        (0..rng.usize(0..40)).map(|_| PIECES[rng.usize(0..PIECES.len())]).collect()
+    }
+
+    #[test]
+    fn the_quick_look_agrees_with_the_first_look_everywhere() {
+        let mut rng = fastrand::Rng::with_seed(17);
+        let mut scanned = 0;
+        for _ in 0..200_000 {
+            let text = hostile_text(&mut rng);
+            let want = worth_scanning(&text);
+            assert_eq!(quick_look(&text, tok_starts(&text).into_iter()), want, "{text:?}");
+            scanned += usize::from(want);
+        }
+        // Both answers must be common, or the comparison proves little.
+        assert!((20_000..180_000).contains(&scanned), "{scanned} of 200,000 texts scanned");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let corpus = std::fs::read_to_string(root.join("tests/data/probe_messages.jsonl")).unwrap_or_default();
+        for line in corpus.lines() {
+            let text = serde_json::from_str::<serde_json::Value>(line).ok().and_then(|v| v["text"].as_str().map(str::to_string));
+            let text = text.unwrap_or_default();
+            assert_eq!(quick_look(&text, tok_starts(&text).into_iter()), worth_scanning(&text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_keyword_pass_reports_every_tok_the_quick_look_needs() {
+        let keywords = super::super::keywords::builtin().expect("the shared keyword pass builds");
+        let mut rng = fastrand::Rng::with_seed(23);
+        for _ in 0..20_000 {
+            let text = hostile_text(&mut rng);
+            let found: Vec<usize> = keywords.survey(&text).tok_starts().collect();
+            assert_eq!(found, tok_starts(&text), "{text:?}");
+        }
+    }
 
     #[test]
     fn labels_are_told_by_their_ending_in_any_case() {

@@ -117,7 +117,11 @@ pub fn redact(raw: &str) -> Redacted {
         scan.findings = diagnose::scan_surveyed(own, survey.as_ref()).findings;
     }
     let mut spans: Vec<(Range<usize>, Kind)> = scan.secret_spans.iter().map(|r| (r.clone(), Kind::AppToken)).collect();
-    spans.extend(letters::find(raw).into_iter().map(|h| (h.range, h.kind)));
+    let letter_hits = match &survey {
+        Some(s) => letters::find_surveyed(raw, s.tok_starts()),
+        None => letters::find(raw),
+    };
+    spans.extend(letter_hits.into_iter().map(|h| (h.range, h.kind)));
     if let Some(secret_rules) = rules::SecretRules::builtin() {
         let mut found = Vec::new();
         match &survey {
