@@ -68,14 +68,14 @@ const HAS_PREFIX_PAIRS: u8 = 2;
 /// integer: the probe hashes two machine words and compares integers, with no pointer to follow,
 /// which is what a look-up per word of every message needs. Longer keys go by their text.
 #[derive(Debug, Default)]
-struct WordMap {
-    short: FxHashMap<u128, u32>,
-    long: FxHashMap<Box<str>, u32>,
+struct WordMap<V = u32> {
+    short: FxHashMap<u128, V>,
+    long: FxHashMap<Box<str>, V>,
 }
 
-impl WordMap {
+impl<V: Copy> WordMap<V> {
     #[cfg(test)]
-    fn get(&self, key: &str) -> Option<u32> {
+    fn get(&self, key: &str) -> Option<V> {
         match pack16(key.as_bytes()) {
             Some(k) => self.short.get(&k).copied(),
             None => self.long.get(key).copied(),
@@ -84,14 +84,14 @@ impl WordMap {
 
     /// [`WordMap::get`] for a key already packed: `packed` is `pack16(text)`, or 0 when `text`
     /// is longer than 16 bytes.
-    fn get_packed<'t>(&self, packed: u128, text: impl FnOnce() -> Option<&'t str>) -> Option<u32> {
+    fn get_packed<'t>(&self, packed: u128, text: impl FnOnce() -> Option<&'t str>) -> Option<V> {
         if packed != 0 {
             return self.short.get(&packed).copied();
         }
         self.long.get(text()?).copied()
     }
 
-    fn insert(&mut self, key: &str, value: u32) {
+    fn insert(&mut self, key: &str, value: V) {
         match pack16(key.as_bytes()) {
             Some(k) => self.short.insert(k, value),
             None => self.long.insert(key.into(), value),
@@ -110,8 +110,10 @@ pub struct Votes {
 /// Where each concept's words are, and which concepts each entry counts for.
 #[derive(Debug, Default)]
 pub struct Lexicon {
-    words: WordMap,
-    slots: Vec<Slot>,
+    /// Each known word's number and slot, in the table itself: one memory access per word.
+    words: WordMap<(u32, Slot)>,
+    /// How many words are known: the next one's number.
+    known: u32,
     /// Every slot's concepts, end to end.
     concepts: Vec<u32>,
     /// Two-word phrases whose second word is a prefix, by slot.
@@ -222,7 +224,7 @@ impl Lexicon {
             let mut concepts: Vec<u32> = groups.iter().flat_map(|g| lex.groups[*g as usize].iter().copied()).collect();
             concepts.sort_unstable();
             concepts.dedup();
-            let n = lex.slots.len() as u32;
+            let n = lex.known;
             let at = lex.concepts.len() as u32;
             lex.concepts.extend(&concepts);
             let mut flags = if entry.starts_phrase { STARTS_PHRASE } else { 0 };
@@ -230,8 +232,8 @@ impl Lexicon {
                 flags |= HAS_PREFIX_PAIRS;
                 lex.prefix_pairs.insert(n, entry.prefix_pairs);
             }
-            lex.slots.push(Slot { at, len: concepts.len() as u16, languages: entry.languages, flags });
-            lex.words.insert(&word, n);
+            lex.known += 1;
+            lex.words.insert(&word, (n, Slot { at, len: concepts.len() as u16, languages: entry.languages, flags }));
         }
         for (pair, list) in phrases {
             let n = lex.phrases.len() as u32;
@@ -270,9 +272,7 @@ impl Lexicon {
         let n = tokens.words.len();
         let mut votes = Votes::default();
         for i in 0..n {
-            let Some((index, slot)) =
-                self.words.get_packed(tokens.key(i, i), || Some(tokens.text(i))).and_then(|s| Some((s, self.slots.get(s as usize)?)))
-            else {
+            let Some((index, slot)) = self.words.get_packed(tokens.key(i, i), || Some(tokens.text(i))) else {
                 for g in self.prefix_groups(tokens.text(i)) {
                     out.extend(self.groups[g as usize].iter().map(|c| (*c, i as u32, i as u32)));
                 }
