@@ -2,6 +2,7 @@
 FROM rust:1-slim-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock rustfmt.toml ./
+COPY .cargo ./.cargo
 COPY src ./src
 COPY rules ./rules
 COPY migrations ./migrations

@@ -202,7 +202,9 @@ impl Store {
             // each one in the middle of `triage stats` output; `serve` still logs them at info.
             .log_slow_statements(log::LevelFilter::Info, Duration::from_secs(1));
         let classify = |e: sqlx::Error| classify_error(&shown, e);
-        let mut write_opts = opts.clone();
+        // The writer's savepoint and statement journals hold only the pages one chunk of cases
+        // changes: kept in memory, each chunk stops writing (and rewriting) a file in /var/tmp.
+        let mut write_opts = opts.clone().pragma("temp_store", "memory");
         if let Some(mb) = options.max_mb {
             // max_page_count counts pages of the default 4 KiB.
             write_opts = write_opts.pragma("max_page_count", (mb.max(1) * 256).to_string());
