@@ -15,6 +15,7 @@ use crate::lexicon::Lexicon;
 use crate::normalize::normalise;
 use crate::redact::{redact, Redacted};
 use crate::rules::{Compiled, Link, Pack, Problem, Scope};
+use crate::scorer::{Opinion, Scorer};
 use crate::tokens::Tokens;
 
 /// How much the runner-up category takes off the winner's confidence: two causes that fit
@@ -43,6 +44,9 @@ pub enum Gate {
         rule: String,
     },
 }
+
+/// The rule name under which an answer of the learned scorer is listed: `category/learned-scorer`.
+pub const LEARNED_RULE: &str = "learned-scorer";
 
 /// The result of classifying one message. Holds the masked text only.
 #[derive(Debug, Clone, Serialize)]
@@ -118,6 +122,28 @@ pub struct Explanation {
     /// Rules (`category/rule`) that matched but were held back because the message rules
     /// their cause out.
     pub held_back: Vec<String>,
+    /// What the learned scorer said, when the rules' answer was the generic one and it was asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub learned: Option<LearnedOpinion>,
+}
+
+/// The learned scorer's second opinion on a message the rules answered with the fallback.
+#[derive(Debug, Clone, Serialize)]
+pub struct LearnedOpinion {
+    /// Its most likely specific cause.
+    pub category: String,
+    pub probability: f64,
+    pub threshold: f64,
+    /// Whether it replaced the fallback answer (its probability reached the threshold).
+    pub used: bool,
+    /// The n-grams of the message that pushed most toward `category`, with their share.
+    pub evidence: Vec<Evidence>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Evidence {
+    pub ngram: String,
+    pub weight: f64,
 }
 
 pub struct Classifier {
@@ -132,6 +158,17 @@ pub struct Classifier {
     /// one array the test for every rule reads a few cache lines, not a line per rule.
     anchors: Vec<u64>,
     anchor_words: usize,
+    /// The learned scorer, and for each of its classes the pack's category (`None` for `none`).
+    scorer: Option<(Scorer, Vec<Option<usize>>)>,
+}
+
+/// The learned scorer's reading of one message: its best specific cause.
+struct Consulted {
+    opinion: Opinion,
+    class: usize,
+    category: usize,
+    probability: f64,
+    used: bool,
 }
 
 /// A concept found at words `first..=last`.
@@ -319,17 +356,55 @@ impl Classifier {
             }
         }
         let threshold = pack.threshold;
-        Ok(Classifier { pack, threshold, lexicon, flat, anchors: all_anchors, anchor_words })
+        Ok(Classifier { pack, threshold, lexicon, flat, anchors: all_anchors, anchor_words, scorer: None })
     }
 
-    /// Loads the pack at `path`, or the built-in one. Its examples are not run here (that is
-    /// `triage rules check`, the tests and CI): start-up stays fast.
+    /// Loads the pack at `path`, or the built-in one, with its learned scorer (`scorer.tsv` in
+    /// the pack's folder, or the built-in one), if it has one. Its examples are not run here
+    /// (that is `triage rules check`, the tests and CI): start-up stays fast.
     pub fn load(path: Option<&std::path::Path>) -> Result<Classifier, crate::rules::RulesError> {
         let pack = match path {
             Some(p) => Pack::load(p)?,
             None => Pack::embedded()?,
         };
-        Classifier::new(pack)
+        let scorer = crate::rules::load_scorer(path)?;
+        Classifier::new(pack)?.with_scorer(scorer)
+    }
+
+    /// Adds a learned scorer, whose classes must be the pack's categories or `none`.
+    pub fn with_scorer(mut self, scorer: Option<(String, Scorer)>) -> Result<Self, crate::rules::RulesError> {
+        let Some((file, scorer)) = scorer else {
+            self.scorer = None;
+            return Ok(self);
+        };
+        let mut map = Vec::with_capacity(scorer.classes.len());
+        let mut problems = Vec::new();
+        for class in &scorer.classes {
+            match self.pack.categories.iter().position(|c| c.id == *class) {
+                Some(c) => map.push(Some(c)),
+                None if class == "none" => map.push(None),
+                None => problems.push(Problem {
+                    file: file.clone(),
+                    category: None,
+                    rule: None,
+                    message: format!("class `{class}` is not a category of the pack; retrain the scorer with `triage rules train`"),
+                }),
+            }
+        }
+        if let Some(e) = crate::rules::RulesError::from_problems(problems) {
+            return Err(e);
+        }
+        self.scorer = Some((scorer, map));
+        Ok(self)
+    }
+
+    pub fn scorer(&self) -> Option<&Scorer> {
+        self.scorer.as_ref().map(|(s, _)| s)
+    }
+
+    /// The text the rules and the scorer read: masked, the author's own words, normalised.
+    pub fn learned_text(raw: &str) -> String {
+        normalise(redact(raw).own_words()).0
     }
 
     pub fn with_threshold(mut self, threshold: Option<f64>) -> Self {
@@ -436,10 +511,10 @@ impl Classifier {
 
     /// Classifies a message whose secrets are already masked by [`redact`].
     pub fn classify_redacted(&self, redacted: Redacted) -> Classification {
-        let (_, language, tokens, found) = self.prepare(&redacted);
+        let (normalised, language, tokens, found) = self.prepare(&redacted);
         let seen = Seen { found, tokens: &tokens };
         let scored = self.score(&seen, redacted.findings.len());
-        self.decide(redacted, language, &scored)
+        self.decide(redacted, language, &scored, &normalised).0
     }
 
     /// Normalises, finds the words and their concepts, and tells the language from the same
@@ -451,7 +526,34 @@ impl Classifier {
         (normalised, language::decide(votes, hints), tokens, found)
     }
 
-    fn decide(&self, redacted: Redacted, language: Language, scored: &Scored) -> Classification {
+    /// The learned scorer's opinion, asked only when the rules passed the gate and could not
+    /// tell the causes apart: their answer is the fallback category. It may name a specific
+    /// cause instead, but never one the message rules out; it never answers a message the rules
+    /// left alone or changes a cause they found.
+    fn consult(&self, scored: &Scored, chosen: Option<(usize, f64)>, normalised: &str) -> Option<Consulted> {
+        let (scorer, map) = self.scorer.as_ref()?;
+        let (c, _) = chosen?;
+        if scored.gate != Gate::Passed || !self.pack.categories.get(c)?.fallback {
+            return None;
+        }
+        let opinion = scorer.opinion(normalised);
+        let (class, category, probability) = opinion
+            .probabilities
+            .iter()
+            .enumerate()
+            .filter_map(|(k, p)| {
+                let category = map.get(k).copied().flatten()?;
+                // A cause the message rules out (a rule of it held back by its `unless`) stays
+                // ruled out: "no spaces in the appToken" is not a whitespace problem.
+                let ruled_out = scored.held_back.iter().any(|r| self.flat[*r].category == category);
+                (!self.pack.categories[category].fallback && !ruled_out).then_some((k, category, *p))
+            })
+            .max_by(|a, b| a.2.total_cmp(&b.2))?;
+        let used = probability >= scorer.threshold;
+        Some(Consulted { opinion, class, category, probability, used })
+    }
+
+    fn decide(&self, redacted: Redacted, language: Language, scored: &Scored, normalised: &str) -> (Classification, Option<Consulted>) {
         let cats = &self.pack.categories;
         let (mut best, mut second) = (None::<usize>, 0.0_f64);
         let mut best_fallback = None::<usize>;
@@ -474,18 +576,26 @@ impl Classifier {
             }
         }
         let specific = best.map(|b| (b, scored.scores[b] - MARGIN_PENALTY * second));
-        let chosen = match (specific, best_fallback) {
+        let mut chosen = match (specific, best_fallback) {
             (Some((b, conf)), _) if conf >= self.threshold => Some((b, conf)),
             (_, Some(f)) if scored.scores[f] >= self.threshold => Some((f, scored.scores[f])),
             _ => None,
         };
+        let consulted = self.consult(scored, chosen, normalised);
+        let learned = consulted.as_ref().filter(|c| c.used).map(|c| (c.category, c.probability));
+        if learned.is_some() {
+            chosen = learned;
+        }
         let mut fired: Vec<usize> = scored.fired.iter().map(|(k, _)| *k).collect();
         // Strongest category first; rules keep pack order within a category.
         fired.sort_by(|a, b| {
             let (ca, cb) = (self.flat[*a].category, self.flat[*b].category);
             scored.scores[cb].total_cmp(&scored.scores[ca]).then(ca.cmp(&cb)).then(a.cmp(b))
         });
-        let rules = fired.iter().map(|k| self.flat[*k].name.clone()).collect();
+        let mut rules: Vec<String> = fired.iter().map(|k| self.flat[*k].name.clone()).collect();
+        if let Some((c, _)) = learned {
+            rules.insert(0, format!("{}/{LEARNED_RULE}", cats[c].id));
+        }
         let (category, confidence, escalate) = match chosen {
             Some((c, conf)) => (Some(cats[c].id.clone()), conf, cats[c].escalate_to_sponsor),
             None => {
@@ -494,7 +604,7 @@ impl Classifier {
                 (None, 1.0 - top, false)
             }
         };
-        Classification {
+        let classification = Classification {
             category,
             confidence: round3(confidence),
             language,
@@ -506,7 +616,8 @@ impl Classifier {
             rules,
             gate: scored.gate.clone(),
             masked_text: redacted.text,
-        }
+        };
+        (classification, consulted)
     }
 
     /// Classifies and reports which rules fired, which concepts were found and where (on the
@@ -557,8 +668,23 @@ impl Classifier {
         scores.sort_by(|a, b| b.score.total_cmp(&a.score));
         let gate = scored.gate.clone();
         let held_back = scored.held_back.iter().map(|k| self.flat[*k].name.clone()).collect();
-        let classification = self.decide(redacted, language, &scored);
-        Explanation { classification, gate, normalised_text: normalised, scores, concepts, fired, held_back }
+        let (classification, consulted) = self.decide(redacted, language, &scored, &normalised);
+        let learned = consulted.and_then(|c| {
+            let (scorer, _) = self.scorer.as_ref()?;
+            let evidence = scorer
+                .evidence(&c.opinion, c.class, 8)
+                .into_iter()
+                .map(|(ngram, weight)| Evidence { ngram, weight: round3(weight) })
+                .collect();
+            Some(LearnedOpinion {
+                category: self.pack.categories[c.category].id.clone(),
+                probability: round3(c.probability),
+                threshold: scorer.threshold,
+                used: c.used,
+                evidence,
+            })
+        });
+        Explanation { classification, gate, normalised_text: normalised, scores, concepts, fired, held_back, learned }
     }
 
     /// Runs every example and counter-example in the pack. Empty means the pack is sound.

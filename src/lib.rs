@@ -11,6 +11,7 @@ pub mod normalize;
 pub mod quoted;
 pub mod redact;
 pub mod rules;
+pub mod scorer;
 pub mod tokens;
 
 pub use classify::{Classification, Classifier};

@@ -55,6 +55,18 @@ pub fn render(e: &crate::classify::Explanation) -> String {
             spans.join(", ")
         ));
     }
+    if let Some(l) = &e.learned {
+        let evidence: Vec<String> = l.evidence.iter().map(|x| format!("{:?} {:+.3}", x.ngram, x.weight)).collect();
+        let verdict =
+            if l.used { "used: it names the cause the rules could not tell" } else { "below its threshold: the rules' answer stands" };
+        out.push_str(&format!(
+            "learned:    {} {:.3} (threshold {:.2}; {verdict}) from {}\n",
+            l.category,
+            l.probability,
+            l.threshold,
+            evidence.join(", ")
+        ));
+    }
     for name in &e.held_back {
         out.push_str(&format!("held back:  {name} (the message rules its cause out)\n"));
     }

@@ -3,7 +3,7 @@
 mod classify;
 pub use classify::classify_jsonl;
 pub mod eval;
-mod explain;
+pub mod explain;
 pub use explain::render as render_explanation;
 pub mod import;
 mod review;

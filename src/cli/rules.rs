@@ -1,6 +1,7 @@
 //! `triage rules check`: validate a pack and run every example in it. `triage rules suggest`:
 //! phrases the pack misses on reviewed cases. `triage rules coverage`: how much of a backlog
-//! the pack would answer, without storing anything.
+//! the pack would answer, without storing anything. `triage rules train`: the learned scorer,
+//! from labelled corpora and the pack's own examples.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -32,6 +33,28 @@ pub enum Command {
     },
     /// Run the pack over a helpdesk export (JSON lines with `text`) without storing anything:
     /// the share answered, held back below the threshold, silent but on topic, and off topic.
+    /// Train the learned scorer from labelled corpora and the pack's own examples, and write it
+    /// as `scorer.tsv` beside the pack. It is asked only when the rules answer with the generic
+    /// checklist, and may then name a specific cause instead.
+    Train {
+        /// Labelled JSON lines (`id`, `text`, `expected`), as `triage eval` reads them.
+        #[arg(required = true)]
+        corpus: Vec<PathBuf>,
+        /// Where to write it (default: scorer.tsv in the --rules folder, else rules/scorer.tsv).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The probability a specific cause needs to replace the generic answer.
+        #[arg(long, default_value_t = 0.7)]
+        threshold: f64,
+        /// Inverse regularisation strength (scikit-learn's C).
+        #[arg(long, default_value_t = 10.0)]
+        c: f64,
+        /// Keep n-grams found in at least this many messages.
+        #[arg(long, default_value_t = 2)]
+        min_df: usize,
+        #[arg(long, default_value_t = 400)]
+        iterations: usize,
+    },
     Coverage {
         file: PathBuf,
         #[arg(long)]
@@ -47,6 +70,10 @@ pub fn run(global: Option<&Path>, command: Command) -> anyhow::Result<ExitCode> 
         Command::Check { path } => path,
         Command::Suggest { file, top, min, json } => return suggest(global, &file, top, min, json),
         Command::Coverage { file, json, threshold } => return coverage(global, &file, json, threshold),
+        Command::Train { corpus, out, threshold, c, min_df, iterations } => {
+            let options = crate::scorer::TrainOptions { c, min_df, iterations, threshold };
+            return train(global, &corpus, out, &options);
+        }
     };
     let path = path.as_deref().or(global);
     let secrets_ok = check_secrets(path);
@@ -92,19 +119,20 @@ fn check_secrets(path: Option<&Path>) -> bool {
 
 fn check_pack(path: Option<&Path>) -> bool {
     let label = path.map(|p| p.display().to_string()).unwrap_or_else(|| "built-in pack".into());
-    let loaded = match path {
-        Some(p) => Pack::load(p),
-        None => Pack::embedded(),
-    }
-    .and_then(Classifier::new);
+    // With its learned scorer, if it has one: the examples must hold with it asked.
+    let loaded = Classifier::load(path);
     let problems = match loaded {
         Ok(classifier) => {
             let problems = classifier.check_examples();
             if problems.is_empty() {
                 let pack = classifier.pack();
                 let rules: usize = pack.categories.iter().map(|c| c.rules.len()).sum();
+                let scorer = classifier
+                    .scorer()
+                    .map(|s| format!("; learned scorer: {} n-grams, threshold {}", s.ngram_count(), s.threshold))
+                    .unwrap_or_default();
                 println!(
-                    "ok: {label}: {} categories, {rules} rules, {} exclusions, {} examples checked",
+                    "ok: {label}: {} categories, {rules} rules, {} exclusions, {} examples checked{scorer}",
                     pack.categories.len(),
                     pack.excludes.len(),
                     classifier.example_count()
@@ -121,6 +149,86 @@ fn check_pack(path: Option<&Path>) -> bool {
     }
     eprintln!("{} problem(s) in {label}", problems.len());
     false
+}
+
+fn train(
+    rules: Option<&Path>,
+    corpora: &[PathBuf],
+    out: Option<PathBuf>,
+    options: &crate::scorer::TrainOptions,
+) -> anyhow::Result<ExitCode> {
+    use anyhow::Context as _;
+    if !(0.0..=1.0).contains(&options.threshold) {
+        anyhow::bail!("--threshold must be between 0 and 1, not {}", options.threshold);
+    }
+    let pack = match rules {
+        Some(p) => Pack::load(p)?,
+        None => Pack::embedded()?,
+    };
+    let out = match (out, rules) {
+        (Some(o), _) => o,
+        (None, Some(p)) if p.is_dir() => p.join(crate::rules::SCORER_FILE),
+        (None, _) if Path::new("rules").is_dir() => Path::new("rules").join(crate::rules::SCORER_FILE),
+        _ => anyhow::bail!("no rules folder here to write scorer.tsv into; pass --out FILE, or --rules FOLDER"),
+    };
+    let mut data = Vec::new();
+    let mut sources = Vec::new();
+    for path in corpora {
+        let items = crate::cli::eval::read_corpus(path)?;
+        for item in &items {
+            if let Err(says) = pack.check_label(&item.expected) {
+                anyhow::bail!("{}: message {}: label `{}` {says}", path.display(), item.id, item.expected);
+            }
+        }
+        sources.push(format!("{} ({} messages)", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(), items.len()));
+        data.extend(items.into_iter().map(|i| crate::scorer::Labelled { text: Classifier::learned_text(&i.text), label: i.expected }));
+    }
+    // The pack's own examples say what each cause looks like too; an exclusion's examples are
+    // what no cause looks like.
+    let mut examples = 0;
+    for cat in &pack.categories {
+        for ex in cat.rules.iter().flat_map(|r| &r.examples) {
+            data.push(crate::scorer::Labelled { text: Classifier::learned_text(ex), label: cat.id.clone() });
+            examples += 1;
+        }
+    }
+    for ex in pack.excludes.iter().flat_map(|e| &e.examples) {
+        data.push(crate::scorer::Labelled { text: Classifier::learned_text(ex), label: "none".into() });
+        examples += 1;
+    }
+    let scorer = crate::scorer::Scorer::train(&data, options).map_err(|e| anyhow::anyhow!("cannot train the scorer: {e}"))?;
+    let right = data
+        .iter()
+        .filter(|d| {
+            let o = scorer.opinion(&d.text);
+            let best = o.probabilities.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(k, _)| k);
+            best.and_then(|k| scorer.classes.get(k)) == Some(&d.label)
+        })
+        .count();
+    let about = format!(
+        "The learned scorer of the rule pack `{}`: character 2-5-grams within words, TF-IDF, logistic regression.\n\
+         Written by `triage rules train`; do not edit it by hand.\n\
+         Trained on {} messages: {}, and {examples} examples of the pack.\n\
+         C {}, n-grams in at least {} messages, {} iterations.",
+        pack.name,
+        data.len(),
+        sources.join(", "),
+        options.c,
+        options.min_df,
+        options.iterations
+    );
+    std::fs::write(&out, scorer.to_text(&about)).with_context(|| format!("cannot write {}", out.display()))?;
+    println!(
+        "wrote {}: {} n-grams, {} classes, from {} messages ({} of them right on re-reading, {:.3}); threshold {}",
+        out.display(),
+        scorer.ngram_count(),
+        scorer.classes.len(),
+        data.len(),
+        right,
+        right as f64 / data.len().max(1) as f64,
+        options.threshold
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn suggest(rules: Option<&Path>, file: &Path, top: usize, min: usize, json: bool) -> anyhow::Result<ExitCode> {

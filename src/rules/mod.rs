@@ -20,6 +20,37 @@ use crate::diagnose::FindingCode;
 /// The pack shipped inside the binary, so `triage` runs on a fresh machine with no files around.
 pub const EMBEDDED: &[(&str, &str)] = &[("rules/vtex-app-keys.toml", include_str!("../../rules/vtex-app-keys.toml"))];
 
+/// The learned scorer that may sit beside a pack's files (see `crate::scorer`), and the one
+/// built into the binary with the built-in pack.
+pub const SCORER_FILE: &str = "scorer.tsv";
+pub const EMBEDDED_SCORER: (&str, &str) = ("rules/scorer.tsv", include_str!("../../rules/scorer.tsv"));
+
+/// The learned scorer of the pack at `path` (its folder's `scorer.tsv`; a pack given as one
+/// file has none), or the built-in one. A damaged file is refused like a bad rule file.
+pub fn load_scorer(path: Option<&Path>) -> Result<Option<(String, crate::scorer::Scorer)>, RulesError> {
+    let (name, text) = match path {
+        None => (EMBEDDED_SCORER.0.to_string(), EMBEDDED_SCORER.1.to_string()),
+        Some(p) if p.is_dir() && p.join(SCORER_FILE).is_file() => {
+            let file = p.join(SCORER_FILE);
+            let name = file.display().to_string();
+            let bytes = std::fs::read(&file).map_err(|e| RulesError::Unreadable { path: name.clone(), reason: e.to_string() })?;
+            let text = String::from_utf8(bytes).map_err(|_| RulesError::Unreadable {
+                path: name.clone(),
+                reason: "the file is not valid UTF-8; write it again with `triage rules train`".into(),
+            })?;
+            (name, text)
+        }
+        Some(_) => return Ok(None),
+    };
+    match crate::scorer::Scorer::parse(&text) {
+        Ok(s) => Ok(Some((name, s))),
+        Err(message) => Err(RulesError::Invalid {
+            first: Problem { file: name.clone(), category: None, rule: None, message: message.clone() },
+            problems: vec![Problem { file: name, category: None, rule: None, message }],
+        }),
+    }
+}
+
 /// The file of secret rules that may sit beside a pack's files. It is built into the binary and
 /// a pack cannot replace it; `triage rules check` checks it.
 pub const SECRETS_FILE: &str = "secrets.toml";

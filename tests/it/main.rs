@@ -14,6 +14,7 @@ mod masking;
 mod replicas;
 mod respond_decisions;
 mod review;
+mod scorer;
 mod store;
 mod store_copy;
 mod support;

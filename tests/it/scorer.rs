@@ -1,0 +1,184 @@
+//! The learned scorer: asked only when the rules answer with the generic checklist, and then
+//! allowed to name a specific cause, never to answer what the rules left alone.
+
+use std::process::Command;
+
+use triage::classify::{Gate, LEARNED_RULE};
+use triage::rules::Pack;
+use triage::Classifier;
+
+const BIN: &str = env!("CARGO_BIN_EXE_triage");
+/// A key made and never put in a role ("pefil" for "perfil"): the rules see a refused key and
+/// nothing more, the scorer reads the rest.
+const NO_ROLE_MISSPELT: &str = "A chave foi criada mas não está em nenhum pefil, a API responde não autorizado.";
+
+fn with_scorer() -> Classifier {
+    Classifier::load(None).expect("built-in pack and scorer")
+}
+
+fn rules_only() -> Classifier {
+    Classifier::new(Pack::embedded().expect("built-in pack")).expect("compiles")
+}
+
+fn corpus_texts() -> Vec<String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![root.join("tests/data/probe_messages.jsonl")];
+    files.extend(["../shared/corpus/dev.jsonl", "../shared/corpus/train2.jsonl"].map(|f| root.join(f)).into_iter().filter(|p| p.exists()));
+    let mut texts: Vec<String> = files
+        .iter()
+        .flat_map(|f| std::fs::read_to_string(f).expect("corpus").lines().map(str::to_string).collect::<Vec<_>>())
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(&l).ok()?["text"].as_str().map(str::to_string))
+        .collect();
+    // The same messages cut short and run together: answers the rules are less sure of.
+    let more: Vec<String> = texts.iter().map(|t| t.chars().take(t.chars().count() * 2 / 3).collect()).collect();
+    texts.extend(more);
+    texts.push(NO_ROLE_MISSPELT.to_string());
+    texts
+}
+
+#[test]
+fn the_scorer_only_ever_turns_the_generic_answer_into_a_specific_cause() {
+    let (with, without) = (with_scorer(), rules_only());
+    let fallback: Vec<String> = without.pack().categories.iter().filter(|c| c.fallback).map(|c| c.id.clone()).collect();
+    let mut changed = 0;
+    for text in corpus_texts() {
+        let (a, b) = (without.classify(&text), with.classify(&text));
+        assert_eq!(a.gate, b.gate, "{text}");
+        assert_eq!(a.secrets_found, b.secrets_found, "{text}");
+        if a.category == b.category {
+            assert!(!b.rules.iter().any(|r| r.ends_with(LEARNED_RULE)), "{text}: {:?}", b.rules);
+            continue;
+        }
+        changed += 1;
+        let (before, after) = (a.category_id(), b.category_id());
+        assert!(fallback.iter().any(|f| f == before), "{text}: the scorer changed `{before}`, which is not the generic answer");
+        assert!(after != "none" && !fallback.iter().any(|f| f == after), "{text}: `{after}`");
+        assert_eq!(a.gate, Gate::Passed);
+        assert_eq!(b.rules.first().map(String::as_str), Some(format!("{after}/{LEARNED_RULE}").as_str()), "{text}");
+        let threshold = with.scorer().expect("scorer").threshold;
+        assert!(b.confidence >= threshold - 1e-3, "{text}: {}", b.confidence);
+    }
+    assert!(changed >= 1, "the scorer changed nothing: is it loaded?");
+}
+
+#[test]
+fn a_generic_answer_is_refined_and_explain_says_by_what() {
+    let c = with_scorer();
+    let got = c.classify(NO_ROLE_MISSPELT);
+    assert_eq!(rules_only().classify(NO_ROLE_MISSPELT).category_id(), "auth-unspecified");
+    assert_eq!(got.category_id(), "key-not-linked-to-role");
+    let e = c.explain(NO_ROLE_MISSPELT);
+    let learned = e.learned.expect("the scorer was asked");
+    assert!(learned.used && learned.category == "key-not-linked-to-role", "{learned:?}");
+    assert!(learned.probability >= learned.threshold);
+    assert!(
+        !learned.evidence.is_empty() && learned.evidence.iter().all(|x| NormalisedHas(&e.normalised_text).has(&x.ngram)),
+        "{learned:?}"
+    );
+    let shown = triage::cli::explain::render(&c.explain(NO_ROLE_MISSPELT));
+    assert!(shown.contains("learned:    key-not-linked-to-role"), "{shown}");
+}
+
+/// Whether an n-gram (with its word padding) occurs in the normalised text.
+struct NormalisedHas<'a>(&'a str);
+
+impl NormalisedHas<'_> {
+    fn has(&self, ngram: &str) -> bool {
+        format!(" {} ", self.0.split_whitespace().collect::<Vec<_>>().join(" ")).contains(ngram)
+    }
+}
+
+#[test]
+fn a_cause_the_message_rules_out_is_never_the_scorer_s_answer() {
+    let c = with_scorer();
+    for text in [
+        "I checked, there are no spaces in the appToken and it is still 401.",
+        "Ya revisé las mayúsculas del appToken y sigue dando 401.",
+        "We did not swap the fields, the appKey goes in its own header and we still get 401.",
+    ] {
+        let got = c.classify(text);
+        assert_ne!(got.category_id(), "key-mistyped", "{text}: {:?}", got.rules);
+    }
+}
+
+#[test]
+fn off_topic_and_excluded_messages_are_never_shown_to_the_scorer() {
+    let c = with_scorer();
+    for text in [
+        "How do I change the store logo?",
+        "I lost my Stripe API token, how do I get a new one?",
+        "Esqueci minha senha e o token do 2FA não chega.",
+    ] {
+        let e = c.explain(text);
+        assert!(e.learned.is_none(), "{text}");
+        assert_eq!(e.classification.category_id(), "none", "{text}");
+    }
+}
+
+fn run(args: &[&str]) -> std::process::Output {
+    Command::new(BIN).args(args).env_remove("TRIAGE_RULES").env_remove("TRIAGE_CONFIG").output().expect("binary runs")
+}
+
+#[test]
+fn rules_train_writes_a_scorer_that_the_pack_folder_then_uses() {
+    let dir = tempfile::tempdir().unwrap();
+    let pack = dir.path().join("rules");
+    std::fs::create_dir(&pack).unwrap();
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/vtex-app-keys.toml"), pack.join("vtex-app-keys.toml")).unwrap();
+    let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/probe_messages.jsonl");
+    let pack_s = pack.to_str().unwrap();
+
+    // Without a scorer the folder's pack answers with the rules alone.
+    let out = run(&["explain", "--json", "--rules", pack_s, NO_ROLE_MISSPELT]);
+    let e: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(e.get("learned").is_none(), "{e}");
+
+    let out = run(&["rules", "train", "--rules", pack_s, "--iterations", "150", corpus]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(said.starts_with(&format!("wrote {}", pack.join("scorer.tsv").display())), "{said}");
+    let first = std::fs::read(pack.join("scorer.tsv")).unwrap();
+    assert!(run(&["rules", "train", "--rules", pack_s, "--iterations", "150", corpus]).status.success());
+    assert_eq!(first, std::fs::read(pack.join("scorer.tsv")).unwrap(), "training twice on the same data writes the same file");
+
+    let out = run(&["rules", "check", pack_s]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("learned scorer:"));
+    let out = run(&["explain", "--json", "--rules", pack_s, NO_ROLE_MISSPELT]);
+    let e: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(e["learned"]["category"].is_string(), "{e}");
+}
+
+#[test]
+fn a_damaged_scorer_file_or_a_bad_label_gets_a_one_line_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/vtex-app-keys.toml"), dir.path().join("vtex-app-keys.toml")).unwrap();
+    let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/scorer.tsv")).unwrap();
+    let d = dir.path().to_str().unwrap();
+
+    // A weight of one n-gram made unreadable, and the first line replaced.
+    let at = shipped.lines().position(|l| l.starts_with('"')).expect("an n-gram line") + 1;
+    let damaged: Vec<String> =
+        shipped.lines().enumerate().map(|(i, l)| if i + 1 == at { format!("{l}x") } else { l.to_string() }).collect();
+    for (text, says) in [(damaged.join("\n"), format!("line {at}: ")), (shipped.replacen("triage-scorer", "scorer", 1), "line 1: ".into())]
+    {
+        std::fs::write(dir.path().join("scorer.tsv"), text).unwrap();
+        let out = run(&["classify", "--rules", d, "my appkey gives 401"]);
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(!out.status.success(), "{err}");
+        assert!(err.lines().count() == 1 && err.contains("scorer.tsv") && err.contains(&says), "{err}");
+        assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
+    }
+
+    std::fs::write(dir.path().join("scorer.tsv"), shipped.replacen("key-mistyped", "key-misspelt", 1)).unwrap();
+    let out = run(&["classify", "--rules", d, "my appkey gives 401"]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(err.contains("scorer.tsv") && err.contains("class `key-misspelt` is not a category"), "{err}");
+
+    let corpus = dir.path().join("c.jsonl");
+    std::fs::write(&corpus, "{\"id\":\"1\",\"text\":\"my key\",\"expected\":\"key-misspelt\"}\n").unwrap();
+    let out = run(&["rules", "train", "--rules", d, corpus.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("c.jsonl: message 1: label `key-misspelt` is not a category"), "{err}");
+}
