@@ -31,8 +31,6 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Run the pack over a helpdesk export (JSON lines with `text`) without storing anything:
-    /// the share answered, held back below the threshold, silent but on topic, and off topic.
     /// Train the learned scorer from labelled corpora and the pack's own examples, and write it
     /// as `scorer.tsv` beside the pack. It is asked only when the rules answer with the generic
     /// checklist, and may then name a specific cause instead.
@@ -55,6 +53,8 @@ pub enum Command {
         #[arg(long, default_value_t = 400)]
         iterations: usize,
     },
+    /// Run the pack over a helpdesk export (JSON lines with `text`) without storing anything:
+    /// the share answered, held back below the threshold, silent but on topic, and off topic.
     Coverage {
         file: PathBuf,
         #[arg(long)]
