@@ -363,10 +363,7 @@ impl Classifier {
     /// the pack's folder, or the built-in one), if it has one. Its examples are not run here
     /// (that is `triage rules check`, the tests and CI): start-up stays fast.
     pub fn load(path: Option<&std::path::Path>) -> Result<Classifier, crate::rules::RulesError> {
-        let pack = match path {
-            Some(p) => Pack::load(p)?,
-            None => Pack::embedded()?,
-        };
+        let pack = Pack::load_or_embedded(path)?;
         let scorer = crate::rules::load_scorer(path)?;
         Classifier::new(pack)?.with_scorer(scorer)
     }

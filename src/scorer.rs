@@ -3,7 +3,7 @@
 //!
 //! When the gate has passed and no specific rule fired, the pack answers with its fallback
 //! category (the generic checklist). The scorer then reads the same masked, normalised text as
-//! character 2–5-grams within words (TF-IDF, logistic regression), and if it puts one specific
+//! character 3–5-grams within words (TF-IDF, logistic regression), and if it puts one specific
 //! cause at or above its threshold, that cause is answered instead. It is never asked anything
 //! else: it cannot answer a message the rules left alone, overrule an exclusion or an `unless`,
 //! or change a cause the rules found. `explain` shows what it said and which n-grams said it.
@@ -19,6 +19,12 @@ use std::fmt::Write as _;
 /// were tried too: on the probe batches they changed no answer and cost a fifth more time.
 const MIN_N: usize = 3;
 const MAX_N: usize = 5;
+
+/// [`TrainOptions::default`], also the defaults of `triage rules train`.
+pub const DEFAULT_C: f64 = 10.0;
+pub const DEFAULT_MIN_DF: usize = 2;
+pub const DEFAULT_ITERATIONS: usize = 400;
+pub const DEFAULT_THRESHOLD: f64 = 0.7;
 /// The file's first line.
 const MAGIC: &str = "triage-scorer\t1";
 
@@ -30,9 +36,10 @@ pub struct Scorer {
     /// The probability a specific cause needs to replace the fallback answer.
     pub threshold: f64,
     bias: Vec<f32>,
-    /// N-gram -> its row in `idf` and `weights`.
+    /// N-gram -> its row in `keys`, `idf` and `weights`.
     vocabulary: Vocabulary,
-    ngrams: Vec<String>,
+    /// The n-gram of each row, in the file's order (see [`key_text`]).
+    keys: Vec<Key>,
     idf: Vec<f32>,
     /// Row-major, [`stride`] weights per n-gram: one per class, then zeros, so that a row is
     /// whole vectors of eight and adding one up is a few vector instructions.
@@ -67,7 +74,7 @@ pub struct TrainOptions {
 
 impl Default for TrainOptions {
     fn default() -> Self {
-        TrainOptions { c: 10.0, min_df: 2, iterations: 400, threshold: 0.7 }
+        TrainOptions { c: DEFAULT_C, min_df: DEFAULT_MIN_DF, iterations: DEFAULT_ITERATIONS, threshold: DEFAULT_THRESHOLD }
     }
 }
 
@@ -167,12 +174,13 @@ struct Vocabulary {
 }
 
 impl Vocabulary {
-    /// The table of `entries`, or the first key listed twice.
-    fn build(entries: &[(Key, u32)]) -> Result<Vocabulary, Key> {
-        let size = (entries.len() * 5 / 2).next_power_of_two().max(16);
+    /// The table of `keys`, each key's row its place in the list; or the first key listed twice.
+    fn build(keys: &[Key]) -> Result<Vocabulary, Key> {
+        let size = (keys.len() * 5 / 2).next_power_of_two().max(16);
         let mut v = Vocabulary { slots: vec![(0, 0); size], shift: 64 - size.trailing_zeros() };
         let mask = size - 1;
-        for &(key, row) in entries {
+        for (row, &key) in keys.iter().enumerate() {
+            let row = row as u32;
             let mut i = (mix(key) >> v.shift) as usize;
             loop {
                 match v.slots[i].0 {
@@ -280,7 +288,7 @@ impl Scorer {
             .iter()
             .filter_map(|&(r, x)| {
                 let w = self.weights.get(r as usize * k + class)?;
-                Some((self.ngrams.get(r as usize)?.clone(), (w * x) as f64))
+                Some((key_text(*self.keys.get(r as usize)?), (w * x) as f64))
             })
             .filter(|(_, c)| *c > 0.0)
             .collect();
@@ -294,7 +302,7 @@ impl Scorer {
     }
 
     pub fn ngram_count(&self) -> usize {
-        self.ngrams.len()
+        self.keys.len()
     }
 
     /// Trains a multinomial logistic regression on `data`: deterministic, so the same corpora
@@ -324,13 +332,12 @@ impl Scorer {
         kept.sort();
         let n_docs = data.len() as f32;
         let idf: Vec<f32> = kept.iter().map(|(_, g)| ((1.0 + n_docs) / (1.0 + df[g] as f32)).ln() + 1.0).collect();
-        let entries: Vec<(Key, u32)> = kept.iter().enumerate().map(|(i, (_, g))| (*g, i as u32)).collect();
-        let vocabulary = Vocabulary::build(&entries).map_err(|k| format!("the n-gram {:?} was kept twice", key_text(k)))?;
-        let ngrams_kept: Vec<String> = kept.into_iter().map(|(t, _)| t).collect();
+        let keys: Vec<Key> = kept.into_iter().map(|(_, g)| g).collect();
+        let vocabulary = Vocabulary::build(&keys).map_err(|k| format!("the n-gram {:?} was kept twice", key_text(k)))?;
         let rows: Vec<Vec<(u32, f32)>> = data.iter().map(|d| vectorise(&d.text, |g| vocabulary.get(g), &idf)).collect();
         let labels: Vec<usize> = data.iter().map(|d| classes.iter().position(|c| *c == d.label).unwrap_or(0)).collect();
 
-        let (k, v) = (classes.len(), ngrams_kept.len());
+        let (k, v) = (classes.len(), keys.len());
         let mut w = vec![0.0f64; v * k];
         let mut b = vec![0.0f64; k];
         // Mean cross-entropy plus |w|^2 / (2 C N): scikit-learn's objective divided by C N.
@@ -380,7 +387,7 @@ impl Scorer {
             threshold: options.threshold,
             bias: b.iter().map(|x| *x as f32).collect(),
             vocabulary,
-            ngrams: ngrams_kept,
+            keys,
             idf,
             weights: w.chunks(k).flat_map(|row| row.iter().map(|x| *x as f32).chain(std::iter::repeat_n(0.0, stride(k) - k))).collect(),
         })
@@ -394,14 +401,15 @@ impl Scorer {
         for line in about.lines() {
             let _ = writeln!(out, "# {line}");
         }
+        let _ = writeln!(out, "# Character {MIN_N}-{MAX_N}-grams within words, TF-IDF, logistic regression.");
         let _ = writeln!(out, "threshold\t{}", self.threshold);
         let _ = writeln!(out, "classes\t{}", self.classes.join("\t"));
         let bias: Vec<String> = self.bias.iter().map(|x| format!("{x:.4}")).collect();
         let _ = writeln!(out, "bias\t{}", bias.join("\t"));
         let k = self.classes.len();
-        for (r, g) in self.ngrams.iter().enumerate() {
+        for (r, g) in self.keys.iter().enumerate() {
             let weights: Vec<String> = self.weights[r * stride(k)..r * stride(k) + k].iter().map(|x| format!("{x:.4}")).collect();
-            let quoted = serde_json::to_string(g).unwrap_or_default();
+            let quoted = serde_json::to_string(&key_text(*g)).unwrap_or_default();
             let _ = writeln!(out, "{quoted}\t{:.4}\t{}", self.idf[r], weights.join("\t"));
         }
         out
@@ -420,7 +428,7 @@ impl Scorer {
             }
         }
         let (mut threshold, mut classes, mut bias) = (None, None, None);
-        let (mut ngrams, mut idf, mut weights, mut entries) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut keys, mut idf, mut weights) = (Vec::new(), Vec::new(), Vec::new());
         let number = |n: usize, s: &str| {
             s.trim().parse::<f32>().ok().filter(|x| x.is_finite()).ok_or_else(|| format!("line {n}: `{s}` is not a number"))
         };
@@ -454,8 +462,7 @@ impl Scorer {
                     }
                     let key =
                         text_key(&g).ok_or_else(|| format!("line {n}: {head} is not an n-gram of {MIN_N} to {MAX_N} ASCII characters"))?;
-                    entries.push((key, ngrams.len() as u32));
-                    ngrams.push(g);
+                    keys.push(key);
                     idf.push(values[0]);
                     weights.extend_from_slice(&values[1..]);
                     weights.resize(weights.len() + stride(k) - k, 0.0);
@@ -471,8 +478,8 @@ impl Scorer {
         if bias.len() != classes.len() {
             return Err(format!("the `bias` line has {} numbers for {} classes", bias.len(), classes.len()));
         }
-        let vocabulary = Vocabulary::build(&entries).map_err(|k| format!("the n-gram {:?} is listed twice", key_text(k)))?;
-        Ok(Scorer { classes, threshold: threshold.ok_or("no `threshold` line")?, bias, vocabulary, ngrams, idf, weights })
+        let vocabulary = Vocabulary::build(&keys).map_err(|k| format!("the n-gram {:?} is listed twice", key_text(k)))?;
+        Ok(Scorer { classes, threshold: threshold.ok_or("no `threshold` line")?, bias, vocabulary, keys, idf, weights })
     }
 }
 

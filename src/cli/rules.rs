@@ -42,15 +42,15 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
         /// The probability a specific cause needs to replace the generic answer.
-        #[arg(long, default_value_t = 0.7)]
+        #[arg(long, default_value_t = crate::scorer::DEFAULT_THRESHOLD)]
         threshold: f64,
         /// Inverse regularisation strength (scikit-learn's C).
-        #[arg(long, default_value_t = 10.0)]
+        #[arg(long, default_value_t = crate::scorer::DEFAULT_C)]
         c: f64,
         /// Keep n-grams found in at least this many messages.
-        #[arg(long, default_value_t = 2)]
+        #[arg(long, default_value_t = crate::scorer::DEFAULT_MIN_DF)]
         min_df: usize,
-        #[arg(long, default_value_t = 400)]
+        #[arg(long, default_value_t = crate::scorer::DEFAULT_ITERATIONS)]
         iterations: usize,
     },
     /// Run the pack over a helpdesk export (JSON lines with `text`) without storing anything:
@@ -161,10 +161,8 @@ fn train(
     if !(0.0..=1.0).contains(&options.threshold) {
         anyhow::bail!("--threshold must be between 0 and 1, not {}", options.threshold);
     }
-    let pack = match rules {
-        Some(p) => Pack::load(p)?,
-        None => Pack::embedded()?,
-    };
+    // The pack alone: a damaged scorer beside it is what this command replaces.
+    let pack = Pack::load_or_embedded(rules)?;
     let out = match (out, rules) {
         (Some(o), _) => o,
         (None, Some(p)) if p.is_dir() => p.join(crate::rules::SCORER_FILE),
@@ -206,7 +204,7 @@ fn train(
         })
         .count();
     let about = format!(
-        "The learned scorer of the rule pack `{}`: character 2-5-grams within words, TF-IDF, logistic regression.\n\
+        "The learned scorer of the rule pack `{}`.\n\
          Written by `triage rules train`; do not edit it by hand.\n\
          Trained on {} messages: {}, and {examples} examples of the pack.\n\
          C {}, n-grams in at least {} messages, {} iterations.",

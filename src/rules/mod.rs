@@ -29,26 +29,28 @@ pub const EMBEDDED_SCORER: (&str, &str) = ("rules/scorer.tsv", include_str!("../
 /// file has none), or the built-in one. A damaged file is refused like a bad rule file.
 pub fn load_scorer(path: Option<&Path>) -> Result<Option<(String, crate::scorer::Scorer)>, RulesError> {
     let (name, text) = match path {
-        None => (EMBEDDED_SCORER.0.to_string(), EMBEDDED_SCORER.1.to_string()),
+        None => (EMBEDDED_SCORER.0.to_string(), std::borrow::Cow::Borrowed(EMBEDDED_SCORER.1)),
         Some(p) if p.is_dir() && p.join(SCORER_FILE).is_file() => {
             let file = p.join(SCORER_FILE);
-            let name = file.display().to_string();
-            let bytes = std::fs::read(&file).map_err(|e| RulesError::Unreadable { path: name.clone(), reason: e.to_string() })?;
-            let text = String::from_utf8(bytes).map_err(|_| RulesError::Unreadable {
-                path: name.clone(),
-                reason: "the file is not valid UTF-8; write it again with `triage rules train`".into(),
-            })?;
-            (name, text)
+            let text = read_text(&file, "write it again with `triage rules train`")?;
+            (file.display().to_string(), std::borrow::Cow::Owned(text))
         }
         Some(_) => return Ok(None),
     };
     match crate::scorer::Scorer::parse(&text) {
         Ok(s) => Ok(Some((name, s))),
-        Err(message) => Err(RulesError::Invalid {
-            first: Problem { file: name.clone(), category: None, rule: None, message: message.clone() },
-            problems: vec![Problem { file: name, category: None, rule: None, message }],
-        }),
+        Err(message) => {
+            let problem = Problem { file: name, category: None, rule: None, message };
+            Err(RulesError::Invalid { first: problem.clone(), problems: vec![problem] })
+        }
     }
+}
+
+/// A data file of the pack as text; `fix` says how to mend one that is not UTF-8.
+fn read_text(path: &Path, fix: &str) -> Result<String, RulesError> {
+    let unreadable = |reason: String| RulesError::Unreadable { path: path.display().to_string(), reason };
+    let bytes = std::fs::read(path).map_err(|e| unreadable(e.to_string()))?;
+    String::from_utf8(bytes).map_err(|_| unreadable(format!("the file is not valid UTF-8; {fix}")))
 }
 
 /// The file of secret rules that may sit beside a pack's files. It is built into the binary and
@@ -223,6 +225,14 @@ impl Pack {
         Pack::from_sources(files)
     }
 
+    /// The pack at `path`, or the built-in one.
+    pub fn load_or_embedded(path: Option<&Path>) -> Result<Pack, RulesError> {
+        match path {
+            Some(p) => Pack::load(p),
+            None => Pack::embedded(),
+        }
+    }
+
     /// Loads a pack from one `.toml` file or from every `.toml` file in a folder.
     pub fn load(path: &Path) -> Result<Pack, RulesError> {
         let unreadable = |reason: String| RulesError::Unreadable { path: path.display().to_string(), reason };
@@ -244,11 +254,7 @@ impl Pack {
         }
         let mut files = Vec::new();
         for p in paths {
-            let bytes = std::fs::read(&p).map_err(|e| RulesError::Unreadable { path: p.display().to_string(), reason: e.to_string() })?;
-            let text = String::from_utf8(bytes).map_err(|_| RulesError::Unreadable {
-                path: p.display().to_string(),
-                reason: "the file is not valid UTF-8; save it as UTF-8".into(),
-            })?;
+            let text = read_text(&p, "save it as UTF-8")?;
             files.push((p.display().to_string(), text));
         }
         Pack::from_sources(files)

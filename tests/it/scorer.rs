@@ -71,21 +71,14 @@ fn a_generic_answer_is_refined_and_explain_says_by_what() {
     let learned = e.learned.expect("the scorer was asked");
     assert!(learned.used && learned.category == "key-not-linked-to-role", "{learned:?}");
     assert!(learned.probability >= learned.threshold);
-    assert!(
-        !learned.evidence.is_empty() && learned.evidence.iter().all(|x| NormalisedHas(&e.normalised_text).has(&x.ngram)),
-        "{learned:?}"
-    );
+    assert!(!learned.evidence.is_empty() && learned.evidence.iter().all(|x| occurs_in(&e.normalised_text, &x.ngram)), "{learned:?}");
     let shown = triage::cli::explain::render(&c.explain(NO_ROLE_MISSPELT));
     assert!(shown.contains("learned:    key-not-linked-to-role"), "{shown}");
 }
 
 /// Whether an n-gram (with its word padding) occurs in the normalised text.
-struct NormalisedHas<'a>(&'a str);
-
-impl NormalisedHas<'_> {
-    fn has(&self, ngram: &str) -> bool {
-        format!(" {} ", self.0.split_whitespace().collect::<Vec<_>>().join(" ")).contains(ngram)
-    }
+fn occurs_in(normalised: &str, ngram: &str) -> bool {
+    format!(" {} ", normalised.split_whitespace().collect::<Vec<_>>().join(" ")).contains(ngram)
 }
 
 #[test]
