@@ -50,7 +50,10 @@ async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let db = args.get(1).expect("usage: bench_cases DATABASE [REQUESTS]");
     let requests: usize = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(1200);
-    let bin = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/triage");
+    // TRIAGE_BIN picks another build, to compare two side by side.
+    let bin = std::env::var_os("TRIAGE_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/triage"));
     let mut child = Command::new(&bin)
         .args(["serve", "--listen", "127.0.0.1:0", "--database", db])
         .env_remove("TRIAGE_API_TOKEN")

@@ -236,24 +236,28 @@ impl Core {
     /// source id is stored, or came earlier in `jobs`, is a duplicate; any other has its
     /// history looked up, its reply decided and its case inserted. Returns one entry per job.
     ///
-    /// With `expect_new` (a bulk import), chunks skip the per-message duplicate check and let
-    /// the insert find stored source ids instead; a chunk where it finds any is rolled back and
-    /// redone with checks, and checks stay on until a chunk has no duplicates. A first import
-    /// then never pays for the check, and a re-run (all duplicates) redoes one chunk per batch.
+    /// With `expect_new` (a bulk import), chunks skip the duplicate check and let the insert
+    /// find stored source ids instead; a chunk where it finds any is undone and redone with
+    /// checks, and checks stay on until a chunk has no duplicates. A first import then never
+    /// pays for the check, and a re-run (all duplicates) redoes one chunk per batch.
     fn record_all(&self, w: &mut dyn CaseWriter, jobs: &[Job], expect_new: bool) -> Result<Vec<Written>, StoreError> {
         let mut written = Vec::with_capacity(jobs.len());
         let mut check = !expect_new;
         for chunk in jobs.chunks(w.chunk_size()) {
             if !check {
-                w.savepoint()?;
-                if let Some(done) = self.record_chunk(w, chunk, false)? {
-                    w.end_savepoint(false)?;
-                    written.extend(done);
-                    continue;
+                w.begin_chunk()?;
+                match self.record_chunk(w, chunk, false)? {
+                    Chunk::Written(done) => {
+                        w.end_chunk(None)?;
+                        written.extend(done);
+                        continue;
+                    }
+                    Chunk::MetStored { inserted } => w.end_chunk(Some(&inserted))?,
                 }
-                w.end_savepoint(true)?;
             }
-            let done = self.record_chunk(w, chunk, true)?.ok_or_else(|| w.impossible("a checked chunk met a stored case"))?;
+            let Chunk::Written(done) = self.record_chunk(w, chunk, true)? else {
+                return Err(w.impossible("a checked chunk met a stored case"));
+            };
             check = !expect_new || done.iter().any(|w| matches!(w, Written::Duplicate(_)));
             written.extend(done);
         }
@@ -265,8 +269,8 @@ impl Core {
     ///
     /// Without `check`, source ids are not looked up first. If the insert then finds one
     /// stored, the history of the chunk's later cases may have counted that case twice (once
-    /// stored, once from memory), so this returns `None` and the caller rolls the chunk back.
-    fn record_chunk(&self, w: &mut dyn CaseWriter, jobs: &[Job], check: bool) -> Result<Option<Vec<Written>>, StoreError> {
+    /// stored, once from memory), so this stops there, for the caller to undo the chunk.
+    fn record_chunk(&self, w: &mut dyn CaseWriter, jobs: &[Job], check: bool) -> Result<Chunk, StoreError> {
         enum Slot {
             Stored(i64),
             /// The n-th new case of this chunk.
@@ -368,11 +372,14 @@ impl Core {
             });
             decisions.push(decision);
         }
+        let inserted = w.insert_cases(&fresh)?;
+        if !check && inserted.contains(&None) {
+            return Ok(Chunk::MetStored { inserted: inserted.into_iter().flatten().collect() });
+        }
         let mut ids = Vec::with_capacity(fresh.len());
-        for (case, id) in fresh.iter().zip(w.insert_cases(&fresh)?) {
+        for (case, id) in fresh.iter().zip(inserted) {
             match id {
                 Some(id) => ids.push(id),
-                None if !check => return Ok(None),
                 None => return Err(w.impossible(&format!("case {} appeared between its duplicate check and its insert", case.source_id))),
             }
         }
@@ -397,8 +404,16 @@ impl Core {
                 Slot::Repeat(n) => Written::Duplicate(ids[n]),
             });
         }
-        Ok(Some(written))
+        Ok(Chunk::Written(written))
     }
+}
+
+/// What [`Core::record_chunk`] did.
+enum Chunk {
+    /// Every message of the chunk, stored or found a duplicate.
+    Written(Vec<Written>),
+    /// An unchecked chunk met a stored source id and stopped, after inserting these cases.
+    MetStored { inserted: Vec<i64> },
 }
 
 /// What a group's transaction locks on a backend with several writers (see `store/write.rs`):

@@ -50,9 +50,11 @@ pub(crate) trait CaseWriter {
     fn insert_cases(&mut self, cases: &[NewCase]) -> Result<Vec<Option<i64>>, StoreError>;
     /// The outbox row of a helpdesk reply, with its case.
     fn insert_delivery(&mut self, case_id: i64, d: &NewDelivery, now_ms: i64) -> Result<(), StoreError>;
-    /// A savepoint, to undo one chunk of a bulk import (`undo`) or keep it (`!undo`).
-    fn savepoint(&mut self) -> Result<(), StoreError>;
-    fn end_savepoint(&mut self, undo: bool) -> Result<(), StoreError>;
+    /// Starts a chunk of a bulk import that may have to be undone (see `Core::record_all`).
+    fn begin_chunk(&mut self) -> Result<(), StoreError>;
+    /// Ends it: keeps what it stored, or with `undo` (the ids of the cases it inserted) removes
+    /// all of it.
+    fn end_chunk(&mut self, undo: Option<&[i64]>) -> Result<(), StoreError>;
     /// The error for a state the transaction rules out.
     fn impossible(&self, what: &str) -> StoreError;
 }
@@ -94,10 +96,6 @@ impl SqliteWriter<'_> {
     fn err(&self, e: rusqlite::Error) -> StoreError {
         classify_reason(self.path, e.to_string())
     }
-
-    fn run(&self, sql: &str) -> Result<(), StoreError> {
-        self.conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(|_| ()).map_err(|e| self.err(e))
-    }
 }
 
 impl CaseWriter for SqliteWriter<'_> {
@@ -110,9 +108,8 @@ impl CaseWriter for SqliteWriter<'_> {
         Ok(())
     }
 
-    /// One look-up at a time: here each is a function call, not a round trip.
     fn stored_ids(&mut self, keys: &[(Source, &str)]) -> Result<Vec<Option<i64>>, StoreError> {
-        keys.iter().map(|(source, id)| super::cases::stored_id(self.conn, *source, id).map_err(|e| self.err(e))).collect()
+        super::cases::stored_ids(self.conn, keys).map_err(|e| self.err(e))
     }
 
     fn histories(
@@ -137,15 +134,21 @@ impl CaseWriter for SqliteWriter<'_> {
         super::outbox::insert(self.conn, case_id, d, now_ms).map_err(|e| self.err(e))
     }
 
-    fn savepoint(&mut self) -> Result<(), StoreError> {
-        self.run("SAVEPOINT chunk")
+    /// No savepoint: one would copy every page the chunk changes before changing it (a
+    /// sixth of an import's writer time), to undo what only a re-import ever undoes.
+    fn begin_chunk(&mut self) -> Result<(), StoreError> {
+        Ok(())
     }
 
-    fn end_savepoint(&mut self, undo: bool) -> Result<(), StoreError> {
-        if undo {
-            self.run("ROLLBACK TO chunk")?;
+    /// An undone chunk only inserted cases, and none of them is in the search index yet (that
+    /// is done at commit): deleting them leaves the store as it was before the chunk.
+    fn end_chunk(&mut self, undo: Option<&[i64]>) -> Result<(), StoreError> {
+        let Some(ids) = undo else { return Ok(()) };
+        let mut delete = self.conn.prepare_cached("DELETE FROM cases WHERE id = ?1").map_err(|e| self.err(e))?;
+        for id in ids {
+            delete.execute([id]).map_err(|e| self.err(e))?;
         }
-        self.run("RELEASE chunk")
+        Ok(())
     }
 
     fn impossible(&self, what: &str) -> StoreError {

@@ -525,6 +525,30 @@ async fn search_finds_a_case_by_its_edited_text_and_no_longer_by_the_old() {
     assert!(p.store().browse(&find(TOKEN), None, 10).await.unwrap().cases.is_empty(), "the edit's token was masked first");
 }
 
+#[tokio::test]
+async fn an_import_chunk_undone_for_a_stored_id_leaves_search_finding_each_case_once() {
+    use triage::store::browse::CaseFilter;
+    let sqlite = TestDb::new(Backend::Sqlite).await.unwrap();
+    let p = pipeline(&sqlite, Policy::default()).await;
+    // Each case has a word of its own, so a search names exactly one case.
+    let item = |i: i64| {
+        let mut m = Incoming::new(Source::Import, format!("U-{i}"), format!("our appToken got lost, case marker{i}"));
+        m.received_at = Some(NOW + i);
+        (m.clone(), p.analyse(&m.text))
+    };
+    // U-100 is stored first: the batch's second chunk of 64 meets it after inserting the cases
+    // before it, and is undone and redone with checks.
+    p.record_batch(vec![item(100)], Delivery::Never).await.unwrap();
+    let outcome = p.record_batch((0..200).map(item).collect(), Delivery::Never).await.unwrap();
+    assert_eq!((outcome.inserted, outcome.duplicates), (199, 1));
+    for i in [0, 63, 64, 99, 100, 101, 127, 128, 199] {
+        let found = p.store().browse(&CaseFilter { text: Some(format!("marker{i}")), ..CaseFilter::default() }, None, 10).await.unwrap();
+        let ids: Vec<&str> = found.cases.iter().map(|c| c.source_id.as_str()).collect();
+        assert_eq!(ids, [format!("U-{i}")], "marker{i}");
+    }
+    assert_eq!(p.store().count_cases().await.unwrap(), 200);
+}
+
 /// A ticket whose reply goes to the outbox, as a helpdesk webhook makes it.
 fn helpdesk_ticket(id: &str, author: &str) -> Incoming {
     let mut m = ticket(id, author, "Our new appKey gets 403 on every call, does it need a role?", NOW);

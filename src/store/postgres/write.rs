@@ -296,12 +296,12 @@ impl CaseWriter for PgWriter {
         self.runtime.block_on(q.execute(&mut *self.tx)).map(|_| ()).map_err(|e| self.err(e))
     }
 
-    fn savepoint(&mut self) -> Result<(), StoreError> {
+    fn begin_chunk(&mut self) -> Result<(), StoreError> {
         self.run("SAVEPOINT chunk")
     }
 
-    fn end_savepoint(&mut self, undo: bool) -> Result<(), StoreError> {
-        if undo {
+    fn end_chunk(&mut self, undo: Option<&[i64]>) -> Result<(), StoreError> {
+        if undo.is_some() {
             self.run("ROLLBACK TO SAVEPOINT chunk")?;
         }
         self.run("RELEASE SAVEPOINT chunk")
