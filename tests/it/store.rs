@@ -549,6 +549,47 @@ async fn an_import_chunk_undone_for_a_stored_id_leaves_search_finding_each_case_
     assert_eq!(p.store().count_cases().await.unwrap(), 200);
 }
 
+#[tokio::test]
+async fn a_store_indexed_before_the_leaner_search_index_finds_each_case_once_after_the_upgrade() {
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+    use triage::store::browse::CaseFilter;
+    let sqlite = TestDb::new(Backend::Sqlite).await.unwrap();
+    let DatabaseLocation::Sqlite(path) = &sqlite.location else { unreachable!() };
+    // The store as the release before migration 0008 left it: its schema, and cases it indexed.
+    let mut before = sqlx::migrate!("./migrations/sqlite");
+    before.migrations = std::borrow::Cow::Owned(before.migrations.iter().filter(|m| m.version < 8).cloned().collect());
+    let old = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(SqliteConnectOptions::new().filename(path).create_if_missing(true))
+        .await
+        .unwrap();
+    before.run(&old).await.unwrap();
+    for i in 0..3 {
+        sqlx::query(
+            "INSERT INTO cases (source, source_id, received_at, language, category, confidence, reply_status, text)
+             VALUES ('import', ?1, ?2, 'en', 'none', 1.0, 'suppressed', ?3)",
+        )
+        .bind(format!("old-{i}"))
+        .bind(NOW + i)
+        .bind(format!("the walrus case old{i}"))
+        .execute(&old)
+        .await
+        .unwrap();
+    }
+    sqlx::query("INSERT INTO cases_fts (rowid, text, category) SELECT id, text, category FROM cases").execute(&old).await.unwrap();
+    sqlx::query("UPDATE cases_fts_done SET last_id = (SELECT MAX(id) FROM cases)").execute(&old).await.unwrap();
+    old.close().await;
+
+    let p = pipeline(&sqlite, Policy::default()).await;
+    p.handle(ticket("new-0", "ana", "the walrus case new0", NOW + 10), &ch(), Delivery::Return).await.unwrap();
+    let find = |word: &str| CaseFilter { text: Some(word.into()), ..CaseFilter::default() };
+    let ids = |page: triage::store::browse::CasePage| page.cases.iter().map(|c| c.source_id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(p.store().browse(&find("walrus"), None, 10).await.unwrap()), ["new-0", "old-2", "old-1", "old-0"]);
+    for id in ["old0", "old1", "old2", "new0"] {
+        assert_eq!(p.store().browse(&find(id), None, 10).await.unwrap().cases.len(), 1, "{id}");
+    }
+}
+
 /// A ticket whose reply goes to the outbox, as a helpdesk webhook makes it.
 fn helpdesk_ticket(id: &str, author: &str) -> Incoming {
     let mut m = ticket(id, author, "Our new appKey gets 403 on every call, does it need a role?", NOW);
