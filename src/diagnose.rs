@@ -109,6 +109,24 @@ fn header_name_regex() -> &'static Regex {
     RE.get_or_init(|| Regex::new(r"(?i-u)\bx-vtex-[a-z-]{0,24}?(?:key|tok(?:en|em|e)?)").expect("static regex"))
 }
 
+/// The length of a `-key` or `-token` part (`-Token`, `-app-key`) that continues a header name
+/// at the start of `rest`, if it ends where a word ends: 0 otherwise.
+fn hyphenated_suffix(rest: &str) -> usize {
+    let mut len = 0;
+    loop {
+        let part = &rest[len..];
+        let Some(word) = part.strip_prefix('-') else { return len };
+        let end = word.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(word.len());
+        let w = word[..end].to_ascii_lowercase();
+        let ends_word = !word[end..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+        let named = w.ends_with("key") || w.ends_with("token") || w == "app" || w == "api";
+        if end == 0 || !named || !ends_word && !word[end..].starts_with('-') {
+            return len;
+        }
+        len += 1 + end;
+    }
+}
+
 fn quoted_value_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     // A quoted value that is unmistakably a credential, in prose: `' vtexappkey-acme-ABCDEF'`.
@@ -227,13 +245,15 @@ pub fn scan_surveyed(raw: &str, survey: Option<&Survey>) -> Scan {
     }
     let headers = if has_header { Some(header_name_regex().find_iter(raw)) } else { None };
     for m in headers.into_iter().flatten() {
-        let lower = m.as_str().to_ascii_lowercase();
+        // The name ends at its first `key` or `token`; "X-VTEX-API-AppKey-Token" goes on.
+        let name = &raw[m.start()..m.end() + hyphenated_suffix(&raw[m.end()..])];
+        let lower = name.to_ascii_lowercase();
         let field = if lower.contains("tok") { Field::AppToken } else { Field::AppKey };
         let glued = raw[m.end()..].starts_with(|c: char| c.is_ascii_alphanumeric());
         if lower != "x-vtex-api-appkey" && lower != "x-vtex-api-apptoken" {
             // "x-vtex-api-app" followed by more letters is a name we cannot delimit: say nothing.
             if !glued || lower.ends_with("token") || lower.ends_with("key") {
-                scan.findings.push(Finding { code: FindingCode::HeaderMisspelled, field, detail: m.as_str().to_string() });
+                scan.findings.push(Finding { code: FindingCode::HeaderMisspelled, field, detail: name.to_string() });
             }
         }
         if glued && (lower.ends_with("token") || lower.ends_with("key")) {
@@ -458,6 +478,20 @@ mod tests {
         let s = scan("curl -H 'x-vtex-api-app-key: vtexappkey-acme-ABCDEF' https://x");
         assert_eq!(s.findings[0].code, FindingCode::HeaderMisspelled);
         assert_eq!(s.findings[0].detail, "x-vtex-api-app-key");
+    }
+
+    #[test]
+    fn a_header_name_that_goes_on_after_key_is_named_whole() {
+        let s = scan("¿el header es X-VTEX-API-AppKey o X-VTEX-API-Appkey-Token? escribí el segundo y da 401");
+        let named: Vec<&str> = s.findings.iter().filter(|f| f.code == FindingCode::HeaderMisspelled).map(|f| f.detail.as_str()).collect();
+        assert_eq!(named, ["X-VTEX-API-Appkey-Token"]);
+        assert_eq!(s.findings[0].field, Field::AppToken);
+        // A word after the name is not part of it, and neither is what a token glued to it adds.
+        assert!(scan("is it X-VTEX-API-AppKey-then the token?").findings.is_empty());
+        assert!(scan("X-VTEX-API-AppKey-Token-Header is what our proxy sends")
+            .findings
+            .iter()
+            .all(|f| f.detail == "X-VTEX-API-AppKey-Token"));
     }
 
     #[test]
