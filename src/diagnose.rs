@@ -106,7 +106,7 @@ fn header_name_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     // A VTEX header named in prose ("our header is spelled x-vtex-api-app-key"). The name ends
     // at `key` or `token`: what a token glued to it adds is not part of the name.
-    RE.get_or_init(|| Regex::new(r"(?i-u)\bx-vtex-[a-z-]{0,24}?(?:key|tok(?:en|em|e)?)").expect("static regex"))
+    RE.get_or_init(|| Regex::new(r"(?i-u)\bx-vtex-[a-z-]{0,24}?(?:key|tok(?:en|em|n|e)?)").expect("static regex"))
 }
 
 /// The length of a `-key` or `-token` part (`-Token`, `-app-key`) that continues a header name
@@ -492,6 +492,13 @@ mod tests {
             .findings
             .iter()
             .all(|f| f.detail == "X-VTEX-API-AppKey-Token"));
+    }
+
+    #[test]
+    fn a_header_name_missing_a_letter_of_token_is_named() {
+        let s = scan("o nosso código envia o header como X-VTEX-API-AppTokn, faltando o 'e'");
+        let found: Vec<_> = s.findings.iter().map(|f| (f.code, f.detail.as_str())).collect();
+        assert_eq!(found, [(FindingCode::HeaderMisspelled, "X-VTEX-API-AppTokn")]);
     }
 
     #[test]
