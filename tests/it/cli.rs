@@ -126,13 +126,13 @@ fn broken_pack(edit: impl Fn(String) -> String) -> (tempfile::TempDir, String) {
 
 #[test]
 fn broken_rule_files_are_reported_with_file_category_and_rule() {
-    let (_d, err) = broken_pack(|s| s.replacen("when = [\"need >3:linkword role\"]", "when = [\"need >3:linkword rol\"]", 1));
+    let (_d, err) = broken_pack(|s| s.replacen("when = [\"need >5:linkword role\"]", "when = [\"need >5:linkword rol\"]", 1));
     assert!(
         err.contains("pack.toml: category `key-not-linked-to-role`, rule `key-needs-a-role`") && err.contains("unknown concept `rol`"),
         "{err}"
     );
-    let (_d, err) = broken_pack(|s| s.replacen("when = [\"need >3:linkword role\"]", "when = [\"need >3:linkword (role\"]", 1));
-    assert!(err.contains("rule `key-needs-a-role`: pattern `need >3:linkword (role`: `(` is not closed"), "{err}");
+    let (_d, err) = broken_pack(|s| s.replacen("when = [\"need >5:linkword role\"]", "when = [\"need >5:linkword (role\"]", 1));
+    assert!(err.contains("rule `key-needs-a-role`: pattern `need >5:linkword (role`: `(` is not closed"), "{err}");
     let (_d, err) = broken_pack(|s| s.replacen("include = [\"appkey_named\"]", "include = [\"appkey_named\", \"cred\"]", 1));
     assert!(err.contains("concept appkey") && err.contains("includes itself: appkey -> cred -> key -> appkey"), "{err}");
 
