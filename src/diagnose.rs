@@ -324,7 +324,9 @@ fn whitespace_detail(value: &str, allowed_leading: usize) -> Option<String> {
 /// Whether a field is filled from a variable named for the other field: `appKey:
 /// process.env.VTEX_APP_TOKEN`, `'X-VTEX-API-AppToken': os.getenv('VTEX_KEY')`.
 fn named_for_the_other(body: &str, field: Field) -> bool {
-    let expr = body.split(['\n', ',', ';', '}']).next().unwrap_or("").trim();
+    // An expression has no blanks: what follows one (`" -H "X-VTEX-API-AppToken: ...`, a URL
+    // with `catalog_system` in it) is the rest of the line, not the field's value.
+    let expr = body.split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '}')).next().unwrap_or("");
     let lower = expr.to_ascii_lowercase();
     // An expression or a variable, not a literal value: `process.env.X`, `getenv('X')`, `$X`,
     // `X_Y`. A quoted literal is a value, however it is spelled.
@@ -578,6 +580,21 @@ mod tests {
         assert!(codes(py).contains(&(FindingCode::FieldsSwapped, Field::AppKey)), "{:?}", codes(py));
         let right = "appKey: process.env.VTEX_APP_KEY,\nappToken: process.env.VTEX_APP_TOKEN,";
         assert!(codes(right).is_empty(), "{:?}", codes(right));
+    }
+
+    #[test]
+    fn the_header_after_a_shell_quoted_one_is_not_read_as_a_variable_of_it() {
+        let curl = format!(
+            "curl -H \"X-VTEX-API-AppKey: vtexappkey-shop-ZXCVBN\" -H \"X-VTEX-API-AppToken: {}\" https://shop.vtexcommercestable.com.br/api/catalog_system/pvt/products/1",
+            token()
+        );
+        assert!(codes(&curl).is_empty(), "{:?}", codes(&curl));
+        let swapped = "curl -H \"X-VTEX-API-AppKey: $VTEX_APP_TOKEN\" -H \"X-VTEX-API-AppToken: $VTEX_APP_KEY\" https://x.vtexcommercestable.com.br/api/oms/pvt/orders";
+        let c = codes(swapped);
+        assert!(
+            c.contains(&(FindingCode::FieldsSwapped, Field::AppKey)) && c.contains(&(FindingCode::FieldsSwapped, Field::AppToken)),
+            "{c:?}"
+        );
     }
 
     #[test]
