@@ -282,10 +282,12 @@ pub(crate) fn insert_many(conn: &rusqlite::Connection, cases: &[NewCase]) -> rus
 ///
 /// SQLite gives a new row the largest id in the table plus one, so the rows of one statement
 /// get consecutive ids, in order, ending at `last_insert_rowid`: asking for them back
-/// (`RETURNING`) cost 8% of an import's writer time. A row with a stored source id was skipped
-/// and has no new id: then each id is looked up, and one older than the first new id was
-/// stored before. The first id is checked, so that a surprise (SQLite picks ids at random once
-/// the largest integer is taken) costs look-ups, not wrong ids.
+/// (`RETURNING`) cost 8% of an import's writer time. When every row was inserted, the first id
+/// is checked, so that a surprise (SQLite picks ids at random once the largest integer is
+/// taken) costs look-ups, not wrong ids. When a row with a stored source id was skipped, each
+/// id is looked up, and one older than the first new id was stored before: that rests on ids
+/// still being handed out in order, and is not checked (a store that has used up the largest
+/// integer would get wrong answers here).
 fn new_ids(conn: &rusqlite::Connection, rows: &[NewCase], inserted: usize) -> rusqlite::Result<Vec<Option<i64>>> {
     let Some(head) = rows.first() else { return Ok(Vec::new()) };
     let first = conn.last_insert_rowid().saturating_sub(i64::try_from(inserted).unwrap_or(i64::MAX) - 1);
