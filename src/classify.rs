@@ -425,6 +425,11 @@ impl Classifier {
     fn find(&self, tokens: &Tokens) -> (Found, crate::lexicon::Votes) {
         let mut found: Vec<(u32, u32, u32)> = Vec::with_capacity(tokens.words.len() * 3);
         let votes = self.lexicon.find(tokens, &mut found);
+        if !tokens.code.is_empty() {
+            // `new VtexClient(...)` in a pasted snippet says nothing about a fresh key.
+            let concepts = &self.pack.concepts;
+            found.retain(|(c, first, _)| !(concepts.get(*c as usize).is_some_and(|c| c.prose_only) && tokens.in_code(*first as usize)));
+        }
         let n = self.pack.concepts.len();
         // Per concept: its count, then its bucket's start and the next free place in it.
         let mut spans = vec![(0u32, 0u32); n];

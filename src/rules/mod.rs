@@ -145,6 +145,8 @@ pub struct Concept {
     pub words: Vec<String>,
     /// Concepts (indexes) whose words this one has too.
     pub includes: Vec<usize>,
+    /// Its words count in prose only, not in code.
+    pub prose_only: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -341,7 +343,13 @@ impl Lexicon {
                     return Ok(*i);
                 }
                 let word = normalise_word(&text).ok_or_else(|| format!("'{text}' has no letters or digits"))?;
-                self.concepts.push(Concept { name: key.clone(), file: file.to_string(), words: vec![word], includes: vec![] });
+                self.concepts.push(Concept {
+                    name: key.clone(),
+                    file: file.to_string(),
+                    words: vec![word],
+                    includes: vec![],
+                    prose_only: false,
+                });
                 self.by_name.insert(key, self.concepts.len() - 1);
                 Ok(self.concepts.len() - 1)
             }
@@ -561,11 +569,23 @@ fn concepts(specs: &[(String, String, ConceptSpec)], ctx: &mut Ctx) -> Lexicon {
         let mut includes = Vec::new();
         for inc in &spec.include {
             match by_name.get(inc) {
-                Some(i) => includes.push(*i),
+                Some(i) => {
+                    // Its words reach this concept through the include: in code too, unless this
+                    // one is prose-only as well.
+                    if specs[*i].2.prose_only && !spec.prose_only {
+                        ctx.push(
+                            file,
+                            None,
+                            Some(&rule),
+                            format!("includes prose-only concept `{inc}`: mark this one `prose_only = true` too"),
+                        );
+                    }
+                    includes.push(*i);
+                }
                 None => ctx.push(file, None, Some(&rule), format!("includes unknown concept `{inc}`")),
             }
         }
-        concepts.push(Concept { name: name.clone(), file: file.clone(), words, includes });
+        concepts.push(Concept { name: name.clone(), file: file.clone(), words, includes, prose_only: spec.prose_only });
     }
     // A cycle would make a concept its own part: report each one once, where it starts.
     let mut reported = HashSet::new();
@@ -646,6 +666,11 @@ mod tests {
             ("[concepts.a]\ninclude = [\"b\"]\n[concepts.b]\ninclude = [\"a\"]\n", "concept a", "includes itself: a -> b -> a"),
             ("[concepts.empty]\nwords = []\n", "concept empty", "the concept is empty"),
             ("[concepts.c]\ninclude = [\"nope\"]\n", "concept c", "includes unknown concept `nope`"),
+            (
+                "[concepts.p]\nprose_only = true\nwords = [\"new\"]\n[concepts.q]\ninclude = [\"p\"]\n",
+                "concept q",
+                "includes prose-only concept `p`",
+            ),
         ];
         for (extra, rule, says) in cases {
             let err = load(extra).unwrap_err().to_string();

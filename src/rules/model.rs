@@ -64,6 +64,10 @@ pub struct ConceptSpec {
     /// Other concepts whose words this one has too.
     #[serde(default)]
     pub include: Vec<String>,
+    /// Found in prose only, not inside code (a Markdown fence or `inline code`): in
+    /// `new VtexClient(...)`, "new" is an operator, not a fresh key.
+    #[serde(default)]
+    pub prose_only: bool,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -263,3 +263,20 @@ fn a_reply_that_quotes_an_earlier_answer_is_classified_by_its_new_text() {
         "---------- Forwarded message ---------\nFrom: Client\nDate: Mon\n\nOur new appKey gets 403 on every call. Does it need a role?";
     assert_eq!(c.classify(forwarded).category.as_deref(), Some("key-not-linked-to-role"));
 }
+
+#[test]
+fn words_inside_pasted_code_do_not_speak_for_the_person() {
+    let c = classifier();
+    // `new` is JavaScript's operator here: nothing says the key is new.
+    let snippet = "Our Node service started failing this morning:\n\n```js\nconst client = new VtexClient({ appKey: process.env.VTEX_APP_KEY, appToken: process.env.VTEX_APP_TOKEN })\nawait client.orders.list() // -> 401 Unauthorized\n```\n\nNothing was deployed. Any idea?";
+    assert_eq!(c.classify(snippet).category_id(), "auth-unspecified");
+    // The same words said in prose do.
+    let prose = snippet.replace("```js\n", "").replace("```\n", "").replace("Our Node service", "The new appKey we created today");
+    let prose_cause = c.classify(&prose);
+    assert_eq!(prose_cause.category_id(), "key-not-linked-to-role", "{:?}", prose_cause.rules);
+    // Inline code counts as code too, and a stray backtick starts none.
+    let inline = c.explain("we call `client.create(new Key())` and get 401 with the appKey");
+    assert!(!inline.concepts.iter().any(|h| h.concept == "fresh" || h.concept == "create"), "{:?}", inline.concepts);
+    let stray = c.explain("the ` key is new and gets 401");
+    assert!(stray.concepts.iter().any(|h| h.concept == "fresh"), "{:?}", stray.concepts);
+}
