@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""The untuned figures of probe batches, re-derived from git: for each batch (ids `pNN-`), the pack
+as it was just before the commit that added the batch to `tests/data/probe_messages.jsonl` (its
+rules, scorer and secret rules, from that commit's parent) classifies the batch with today's
+binary (`triage eval --json --rules FOLDER`). That is the figure the batch got before any rule was
+changed for it. Batches are then pooled: accuracy, macro-F1 over the causes, off-topic messages
+answered. With scikit-learn installed, the issue's anchor (character 2-5-gram TF-IDF and logistic
+regression, trained on dev + train2) is scored on the same messages.
+
+    cargo build --release
+    python3 benches/untuned.py p36 p37 p38        # or a range: p36..p43
+
+The binary is today's: a batch whose commit also changed the engine (not only the data) is scored
+by the old rules on the new engine, which the commit message says when it matters.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROBE = "tests/data/probe_messages.jsonl"
+CORPUS = os.path.join(ROOT, "..", "shared", "corpus")
+TRIAGE = os.path.join(ROOT, "target", "release", "triage")
+
+
+def git(*args):
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+
+
+def batches(args):
+    out = []
+    for a in args:
+        if ".." in a:
+            lo, hi = (int(x.lstrip("p")) for x in a.split(".."))
+            out += [f"p{n}" for n in range(lo, hi + 1)]
+        else:
+            out.append(a)
+    return out
+
+
+def macro_f1(gold, pred):
+    causes = sorted(set(gold) - {"none"})
+    f1s = []
+    for c in causes:
+        tp = sum(1 for p, g in zip(pred, gold) if p == g == c)
+        fp = sum(1 for p, g in zip(pred, gold) if p == c != g)
+        fn = sum(1 for p, g in zip(pred, gold) if g == c != p)
+        f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return sum(f1s) / len(f1s) if f1s else 0.0
+
+
+def report(name, gold, pred):
+    off = [p for p, g in zip(pred, gold) if g == "none"]
+    acc = sum(p == g for p, g in zip(pred, gold)) / len(gold)
+    answered = sum(p != "none" for p in off)
+    print(f"{name:8} {len(gold):5} accuracy {acc:.3f}  macro-F1 {macro_f1(gold, pred):.3f}  off-topic answered {answered} of {len(off)}")
+
+
+def anchor(messages):
+    try:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+    except ImportError:
+        print("anchor: scikit-learn is not installed", file=sys.stderr)
+        return None
+    train = []
+    for f in ("dev.jsonl", "train2.jsonl"):
+        with open(os.path.join(CORPUS, f)) as fh:
+            train += [json.loads(line) for line in fh if line.strip()]
+    vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), lowercase=True)
+    model = LogisticRegression(C=10, max_iter=2000).fit(vec.fit_transform([m["text"] for m in train]), [m["expected"] for m in train])
+    return list(model.predict(vec.transform([m["text"] for m in messages])))
+
+
+def main():
+    names = batches(sys.argv[1:])
+    if not names:
+        sys.exit("usage: untuned.py pNN [pNN ...] | pNN..pMM")
+    with open(os.path.join(ROOT, PROBE)) as fh:
+        probe = [json.loads(line) for line in fh if line.strip()]
+    all_gold, all_pred, all_msgs = [], [], []
+    for b in names:
+        msgs = [m for m in probe if m["id"].startswith(b + "-")]
+        if not msgs:
+            sys.exit(f"untuned.py: no messages with ids {b}- in {PROBE}")
+        first = git("log", "--reverse", "--format=%H", "-S", f'"id": "{msgs[0]["id"]}"', "--", PROBE).split()
+        if not first:
+            sys.exit(f"untuned.py: no commit adds {msgs[0]['id']}")
+        with tempfile.TemporaryDirectory() as rules, tempfile.NamedTemporaryFile("w", suffix=".jsonl") as batch:
+            for f in ("vtex-app-keys.toml", "scorer.tsv", "secrets.toml"):
+                with open(os.path.join(rules, f), "w") as out:
+                    out.write(git("show", f"{first[0]}^:rules/{f}"))
+            batch.write("".join(json.dumps(m) + "\n" for m in msgs))
+            batch.flush()
+            r = json.loads(subprocess.run([TRIAGE, "eval", "--json", "--rules", rules, batch.name], capture_output=True, text=True, check=True).stdout)
+        missed = {m["id"]: m["got"] for m in r["misses"]}
+        gold = [m["expected"] for m in msgs]
+        pred = [missed.get(m["id"], m["expected"]) for m in msgs]
+        report(b, gold, pred)
+        all_gold += gold
+        all_pred += pred
+        all_msgs += msgs
+    if len(names) > 1:
+        report("pooled", all_gold, all_pred)
+    pred = anchor(all_msgs)
+    if pred is not None:
+        report("anchor", all_gold, pred)
+
+
+if __name__ == "__main__":
+    main()
