@@ -361,6 +361,7 @@ fn merge(files: Vec<(String, RuleFile)>, problems: &mut Vec<Problem>) -> Option<
     let mut ctx = Ctx { problems };
     let mut meta = None;
     let mut concept_specs: Vec<(String, String, ConceptSpec)> = Vec::new();
+    let mut pattern_lists: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
     let mut gate_require = Vec::new();
     let mut gate_strong = Vec::new();
     let mut excludes_raw = Vec::new();
@@ -383,6 +384,16 @@ fn merge(files: Vec<(String, RuleFile)>, problems: &mut Vec<Problem>) -> Option<
                 continue;
             }
             concept_specs.push((file.clone(), k, v));
+        }
+        for (k, v) in f.patterns {
+            if v.is_empty() {
+                ctx.push(&file, None, None, format!("pattern list `{k}` is empty: give it patterns, or remove it"));
+            }
+            if let Some((other, _)) = pattern_lists.get(&k) {
+                ctx.push(&file, None, None, format!("pattern list `{k}` is also defined in {other}"));
+                continue;
+            }
+            pattern_lists.insert(k, (file.clone(), v));
         }
         if let Some(g) = f.gate {
             gate_require.extend(g.require.into_iter().map(|p| (file.clone(), p)));
@@ -410,19 +421,41 @@ fn merge(files: Vec<(String, RuleFile)>, problems: &mut Vec<Problem>) -> Option<
     }
 
     let mut lexicon = concepts(&concept_specs, &mut ctx);
-    let mut compile = |file: &str, cat: Option<&str>, rule: Option<&str>, src: &str, scope: Scope, ctx: &mut Ctx| -> Option<Compiled> {
-        let parsed = pattern::parse(src, scope).and_then(|p| p.map(|r| lexicon.resolve(r, file)));
-        match parsed {
-            Ok(p) => Some(p),
-            Err(e) => {
-                ctx.push(file, cat, rule, format!("pattern `{src}`: {e}"));
-                None
+    // Each pattern, or each pattern of a named list (`@name`), compiled; problems go to `ctx`.
+    let mut compile = |file: &str, cat: Option<&str>, rule: Option<&str>, srcs: &[String], scope: Scope, ctx: &mut Ctx| -> Vec<Compiled> {
+        let mut out = Vec::with_capacity(srcs.len());
+        for src in srcs {
+            let expanded: &[String] = match src.strip_prefix('@') {
+                None => std::slice::from_ref(src),
+                Some(name) => match pattern_lists.get(name) {
+                    Some((_, list)) => list,
+                    None => {
+                        ctx.push(file, cat, rule, format!("unknown pattern list `@{name}`: define it under [patterns]"));
+                        continue;
+                    }
+                },
+            };
+            for p in expanded {
+                if p.starts_with('@') {
+                    ctx.push(file, cat, rule, format!("pattern list `{src}` names another list, `{p}`: lists hold patterns only"));
+                    continue;
+                }
+                match pattern::parse(p, scope).and_then(|p| p.map(|r| lexicon.resolve(r, file))) {
+                    Ok(c) => out.push(c),
+                    Err(e) => ctx.push(file, cat, rule, format!("pattern `{p}`: {e}")),
+                }
             }
         }
+        out
     };
-    let gate_require =
-        gate_require.iter().filter_map(|(f, p)| compile(f, None, Some("gate.require"), p, Scope::Sentence, &mut ctx)).collect();
-    let gate_strong = gate_strong.iter().filter_map(|(f, p)| compile(f, None, Some("gate.strong"), p, Scope::Sentence, &mut ctx)).collect();
+    let gate_require = gate_require
+        .iter()
+        .flat_map(|(f, p)| compile(f, None, Some("gate.require"), std::slice::from_ref(p), Scope::Sentence, &mut ctx))
+        .collect();
+    let gate_strong = gate_strong
+        .iter()
+        .flat_map(|(f, p)| compile(f, None, Some("gate.strong"), std::slice::from_ref(p), Scope::Sentence, &mut ctx))
+        .collect();
     let mut seen_excludes = HashSet::new();
     let mut excludes = Vec::new();
     for (file, e) in excludes_raw {
@@ -432,8 +465,8 @@ fn merge(files: Vec<(String, RuleFile)>, problems: &mut Vec<Problem>) -> Option<
         if e.when.is_empty() {
             ctx.push(&file, None, Some(&e.id), "gate.exclude has no `when` patterns");
         }
-        let when = e.when.iter().filter_map(|p| compile(&file, None, Some(&e.id), p, Scope::Sentence, &mut ctx)).collect();
-        let unless = e.unless.iter().filter_map(|p| compile(&file, None, Some(&e.id), p, Scope::Message, &mut ctx)).collect();
+        let when = compile(&file, None, Some(&e.id), &e.when, Scope::Sentence, &mut ctx);
+        let unless = compile(&file, None, Some(&e.id), &e.unless, Scope::Message, &mut ctx);
         excludes.push(Exclude {
             id: e.id,
             file,
@@ -499,9 +532,9 @@ fn merge(files: Vec<(String, RuleFile)>, problems: &mut Vec<Problem>) -> Option<
             if r.when.is_empty() {
                 ctx.push(&file, cat, rule, "`when` is empty, so the rule can never fire");
             }
-            let when = r.when.iter().filter_map(|p| compile(&file, cat, rule, p, Scope::Sentence, &mut ctx)).collect();
-            let also = r.also.iter().filter_map(|p| compile(&file, cat, rule, p, Scope::Message, &mut ctx)).collect();
-            let unless = r.unless.iter().filter_map(|p| compile(&file, cat, rule, p, Scope::Sentence, &mut ctx)).collect();
+            let when = compile(&file, cat, rule, &r.when, Scope::Sentence, &mut ctx);
+            let also = compile(&file, cat, rule, &r.also, Scope::Message, &mut ctx);
+            let unless = compile(&file, cat, rule, &r.unless, Scope::Sentence, &mut ctx);
             rules.push(Rule {
                 id: r.id,
                 weight: r.weight,
@@ -681,5 +714,36 @@ mod tests {
             .and(Pack::from_sources(vec![("pack.toml".into(), MINIMAL.replace("when = [\"lost token\"]", "when = [\"lost tokne\"]"))]));
         let err = err.unwrap_err().to_string();
         assert!(err.contains("category `lost`, rule `lost-token`") && err.contains("unknown concept `tokne`"), "{err}");
+    }
+
+    fn with_list(when: &str, lists: &str) -> Result<Pack, RulesError> {
+        let text = MINIMAL.replace("when = [\"lost token\"]", &format!("when = [{when}]"));
+        Pack::from_sources(vec![("pack.toml".into(), format!("{text}\n[patterns]\n{lists}"))])
+    }
+
+    #[test]
+    fn a_named_pattern_list_stands_for_its_patterns_wherever_a_rule_names_it() {
+        let pack = with_list("\"@losing\"", "losing = [\"token >3 lost\", \"lost token\"]").expect("pack with a list loads");
+        let rule = &pack.category("lost").expect("category").rules[0];
+        assert_eq!(rule.when.len(), 2, "both patterns of the list");
+        let c = crate::Classifier::new(pack).expect("classifier");
+        assert_eq!(c.classify("I lost the token").category.as_deref(), Some("lost"));
+        assert_eq!(c.classify("the token, I lost it").category.as_deref(), Some("lost"));
+        assert_eq!(c.classify("the token works").category, None);
+    }
+
+    #[test]
+    fn an_unknown_empty_or_nested_pattern_list_is_a_one_line_error_naming_where_it_is() {
+        let cases = [
+            (with_list("\"@nope\"", "losing = [\"lost token\"]"), "unknown pattern list `@nope`"),
+            (with_list("\"@a\"", "a = [\"@b\"]\nb = [\"lost token\"]"), "names another list, `@b`"),
+        ];
+        for (loaded, says) in cases {
+            let err = loaded.unwrap_err().to_string();
+            assert!(err.contains("pack.toml") && err.contains("rule `lost-token`") && err.contains(says), "{err}");
+            assert!(!err.contains('\n'), "one line: {err}");
+        }
+        let err = with_list("\"lost token\"", "empty = []").unwrap_err().to_string();
+        assert!(err.contains("pack.toml") && err.contains("pattern list `empty` is empty"), "{err}");
     }
 }

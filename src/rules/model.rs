@@ -34,6 +34,10 @@ pub struct RuleFile {
     pub pack: Option<PackMeta>,
     #[serde(default)]
     pub concepts: BTreeMap<String, ConceptSpec>,
+    /// Named lists of patterns that several rules share: a rule's `when`, `also` or `unless`
+    /// names one as `@name`, and it stands for all of its patterns.
+    #[serde(default)]
+    pub patterns: BTreeMap<String, Vec<String>>,
     pub gate: Option<GateSpec>,
     #[serde(default)]
     pub findings: BTreeMap<String, Texts>,
