@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The untuned figures of probe batches, re-derived from git: for each batch (ids `pNN-`), the pack
-as it was just before the commit that added the batch to `tests/data/probe_messages.jsonl` (its
-rules, scorer and secret rules, from that commit's parent) classifies the batch with today's
+as it was just before the commit that added the batch (the one whose subject says "probe batch
+NN (", as `scorer_study.py` finds it; its rules, scorer and secret rules, from that commit's parent) classifies the batch with today's
 binary (`triage eval --json --rules FOLDER`). That is the figure the batch got before any rule was
 changed for it. Batches are then pooled: accuracy, macro-F1 over the causes, off-topic messages
 answered. With scikit-learn installed, the issue's anchor (character 2-5-gram TF-IDF and logistic
@@ -19,10 +19,8 @@ import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PROBE = "tests/data/probe_messages.jsonl"
-CORPUS = os.path.join(ROOT, "..", "shared", "corpus")
-TRIAGE = os.path.join(ROOT, "target", "release", "triage")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from scorer_study import CORPUS, PROBE, ROOT, TRIAGE, commit_adding, load, macro_f1  # noqa: E402
 
 
 def git(*args):
@@ -40,17 +38,6 @@ def batches(args):
     return out
 
 
-def macro_f1(gold, pred):
-    causes = sorted(set(gold) - {"none"})
-    f1s = []
-    for c in causes:
-        tp = sum(1 for p, g in zip(pred, gold) if p == g == c)
-        fp = sum(1 for p, g in zip(pred, gold) if p == c != g)
-        fn = sum(1 for p, g in zip(pred, gold) if g == c != p)
-        f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
-    return sum(f1s) / len(f1s) if f1s else 0.0
-
-
 def report(name, gold, pred):
     off = [p for p, g in zip(pred, gold) if g == "none"]
     acc = sum(p == g for p, g in zip(pred, gold)) / len(gold)
@@ -59,16 +46,15 @@ def report(name, gold, pred):
 
 
 def anchor(messages):
+    # Not scorer_study.anchor: that one adds sublinear TF and trains on earlier probe batches too;
+    # this is the issue's anchor as written (plain char_wb 2-5-gram TF-IDF, dev + train2).
     try:
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
     except ImportError:
         print("anchor: scikit-learn is not installed", file=sys.stderr)
         return None
-    train = []
-    for f in ("dev.jsonl", "train2.jsonl"):
-        with open(os.path.join(CORPUS, f)) as fh:
-            train += [json.loads(line) for line in fh if line.strip()]
+    train = load(os.path.join(CORPUS, "dev.jsonl")) + load(os.path.join(CORPUS, "train2.jsonl"))
     vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), lowercase=True)
     model = LogisticRegression(C=10, max_iter=2000).fit(vec.fit_transform([m["text"] for m in train]), [m["expected"] for m in train])
     return list(model.predict(vec.transform([m["text"] for m in messages])))
@@ -78,20 +64,17 @@ def main():
     names = batches(sys.argv[1:])
     if not names:
         sys.exit("usage: untuned.py pNN [pNN ...] | pNN..pMM")
-    with open(os.path.join(ROOT, PROBE)) as fh:
-        probe = [json.loads(line) for line in fh if line.strip()]
+    probe = load(PROBE)
     all_gold, all_pred, all_msgs = [], [], []
     for b in names:
         msgs = [m for m in probe if m["id"].startswith(b + "-")]
         if not msgs:
-            sys.exit(f"untuned.py: no messages with ids {b}- in {PROBE}")
-        first = git("log", "--reverse", "--format=%H", "-S", f'"id": "{msgs[0]["id"]}"', "--", PROBE).split()
-        if not first:
-            sys.exit(f"untuned.py: no commit adds {msgs[0]['id']}")
+            sys.exit(f"untuned.py: no messages with ids {b}- in the probe set")
+        commit = commit_adding(b)
         with tempfile.TemporaryDirectory() as rules, tempfile.NamedTemporaryFile("w", suffix=".jsonl") as batch:
             for f in ("vtex-app-keys.toml", "scorer.tsv", "secrets.toml"):
                 with open(os.path.join(rules, f), "w") as out:
-                    out.write(git("show", f"{first[0]}^:rules/{f}"))
+                    out.write(git("show", f"{commit}^:rules/{f}"))
             batch.write("".join(json.dumps(m) + "\n" for m in msgs))
             batch.flush()
             r = json.loads(subprocess.run([TRIAGE, "eval", "--json", "--rules", rules, batch.name], capture_output=True, text=True, check=True).stdout)
