@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""The untuned figures of probe batches, re-derived from git: for each batch (ids `pNN-`), the pack
-as it was just before the commit that added the batch (the one whose subject says "probe batch
-NN (", as `scorer_study.py` finds it; its rules, scorer and secret rules, from that commit's parent) classifies the batch with today's
-binary (`triage eval --json --rules FOLDER`). That is the figure the batch got before any rule was
-changed for it. Batches are then pooled: accuracy, macro-F1 over the causes, off-topic messages
-answered. With scikit-learn installed, the issue's anchor (character 2-5-gram TF-IDF and logistic
-regression, trained on dev + train2) is scored on the same messages.
+"""The untuned figures of probe batches, re-derived from git: for each batch (ids `pNN-`), the pack as
+it was just before the commit that added the batch (the one whose subject says "probe batch NN (",
+as `scorer_study.py` finds it; its rules, scorer and secret rules, from that commit's parent)
+classifies the batch with today's binary (`triage eval --json --rules FOLDER`). That is the figure
+the batch got before any rule was changed for it. Batches are then pooled: accuracy, macro-F1 over
+the causes, off-topic messages answered, and escalation to the Sponsor user (right out of the
+messages whose label decides it). With scikit-learn installed, the issue's anchor (character
+2-5-gram TF-IDF and logistic regression, trained on dev + train2) is scored on the same messages.
 
     cargo build --release
     python3 benches/untuned.py p36 p37 p38        # or a range: p36..p43
@@ -38,11 +39,15 @@ def batches(args):
     return out
 
 
-def report(name, gold, pred):
+def report(name, gold, pred, escalation=None):
     off = [p for p, g in zip(pred, gold) if g == "none"]
     acc = sum(p == g for p, g in zip(pred, gold)) / len(gold)
     answered = sum(p != "none" for p in off)
-    print(f"{name:8} {len(gold):5} accuracy {acc:.3f}  macro-F1 {macro_f1(gold, pred):.3f}  off-topic answered {answered} of {len(off)}")
+    line = f"{name:8} {len(gold):5} accuracy {acc:.3f}  macro-F1 {macro_f1(gold, pred):.3f}  off-topic answered {answered} of {len(off)}"
+    if escalation is not None:
+        right, labelled = escalation
+        line += f"  escalation {right / labelled:.3f} ({right} of {labelled})" if labelled else ""
+    print(line)
 
 
 def anchor(messages):
@@ -66,6 +71,8 @@ def main():
         sys.exit("usage: untuned.py pNN [pNN ...] | pNN..pMM")
     probe = load(PROBE)
     all_gold, all_pred, all_msgs = [], [], []
+    # Escalation to the Sponsor user, right out of labelled (messages whose label decides it).
+    all_right, all_labelled = 0, 0
     for b in names:
         msgs = [m for m in probe if m["id"].startswith(b + "-")]
         if not msgs:
@@ -81,12 +88,16 @@ def main():
         missed = {m["id"]: m["got"] for m in r["misses"]}
         gold = [m["expected"] for m in msgs]
         pred = [missed.get(m["id"], m["expected"]) for m in msgs]
-        report(b, gold, pred)
+        labelled = r["escalation_labelled"]
+        right = round(r["escalation_accuracy"] * labelled)
+        all_right += right
+        all_labelled += labelled
+        report(b, gold, pred, (right, labelled))
         all_gold += gold
         all_pred += pred
         all_msgs += msgs
     if len(names) > 1:
-        report("pooled", all_gold, all_pred)
+        report("pooled", all_gold, all_pred, (all_right, all_labelled))
     pred = anchor(all_msgs)
     if pred is not None:
         report("anchor", all_gold, pred)
