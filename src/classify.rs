@@ -689,9 +689,22 @@ impl Classifier {
         Explanation { classification, gate, normalised_text: normalised, scores, concepts, fired, held_back, learned }
     }
 
-    /// Runs every example and counter-example in the pack. Empty means the pack is sound.
+    /// Runs every example and counter-example in the pack, and lists the words a concept repeats
+    /// (the same entry once normalised). Empty means the pack is sound.
     pub fn check_examples(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
+        for c in &self.pack.concepts {
+            for (again, first) in &c.repeated {
+                problems.push(Problem {
+                    file: c.file.clone(),
+                    category: None,
+                    rule: Some(format!("concept {}", c.name)),
+                    message: format!(
+                        "word `{again}` is `{first}` again once normalised (case, accents, hyphens and apostrophes are ignored): keep one"
+                    ),
+                });
+            }
+        }
         for cat in &self.pack.categories {
             for rule in &cat.rules {
                 let problem = |message: String| Problem {

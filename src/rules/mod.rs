@@ -147,6 +147,10 @@ pub struct Concept {
     pub includes: Vec<usize>,
     /// Its words count in prose only, not in code.
     pub prose_only: bool,
+    /// Words written twice, the second time as `(second, first)`: the same entry once
+    /// normalised (`nao` after `não`). Harmless when matching, so a pack with them still loads,
+    /// but `triage rules check` reports them: each one makes the pack longer and says nothing.
+    pub repeated: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -349,6 +353,7 @@ impl Lexicon {
                     words: vec![word],
                     includes: vec![],
                     prose_only: false,
+                    repeated: vec![],
                 });
                 self.by_name.insert(key, self.concepts.len() - 1);
                 Ok(self.concepts.len() - 1)
@@ -592,10 +597,18 @@ fn concepts(specs: &[(String, String, ConceptSpec)], ctx: &mut Ctx) -> Lexicon {
             ctx.push(file, None, Some(&rule), "the concept is empty: give it words, or include another concept");
         }
         let mut words = Vec::with_capacity(spec.words.len());
+        let mut first_spelling: HashMap<String, &str> = HashMap::new();
+        let mut repeated = Vec::new();
         for w in &spec.words {
             match normalise_word(w) {
                 Some(n) if n == "*" || n.starts_with('*') => ctx.push(file, None, Some(&rule), format!("word `{w}` is only a wildcard")),
-                Some(n) => words.push(n),
+                Some(n) => match first_spelling.get(&n) {
+                    Some(first) => repeated.push((w.clone(), first.to_string())),
+                    None => {
+                        first_spelling.insert(n.clone(), w);
+                        words.push(n);
+                    }
+                },
                 None => ctx.push(file, None, Some(&rule), format!("word `{w}` has no letters or digits")),
             }
         }
@@ -618,7 +631,7 @@ fn concepts(specs: &[(String, String, ConceptSpec)], ctx: &mut Ctx) -> Lexicon {
                 None => ctx.push(file, None, Some(&rule), format!("includes unknown concept `{inc}`")),
             }
         }
-        concepts.push(Concept { name: name.clone(), file: file.clone(), words, includes, prose_only: spec.prose_only });
+        concepts.push(Concept { name: name.clone(), file: file.clone(), words, includes, prose_only: spec.prose_only, repeated });
     }
     // A cycle would make a concept its own part: report each one once, where it starts.
     let mut reported = HashSet::new();
@@ -714,6 +727,21 @@ mod tests {
             .and(Pack::from_sources(vec![("pack.toml".into(), MINIMAL.replace("when = [\"lost token\"]", "when = [\"lost tokne\"]"))]));
         let err = err.unwrap_err().to_string();
         assert!(err.contains("category `lost`, rule `lost-token`") && err.contains("unknown concept `tokne`"), "{err}");
+    }
+
+    #[test]
+    fn a_word_repeated_once_normalised_still_loads_and_rules_check_names_it() {
+        let pack = load("[concepts.denial]\nwords = [\"não\", \"never\", \"nao\", \"NÃO\"]\n")
+            .expect("a repeated word is no reason to refuse a pack");
+        let denial = pack.concepts.iter().find(|c| c.name == "denial").expect("the concept");
+        assert_eq!(denial.words, ["nao", "never"], "each entry once");
+        let said: Vec<String> = crate::Classifier::new(pack).expect("compiles").check_examples().iter().map(|p| p.to_string()).collect();
+        assert_eq!(said.len(), 2, "{said:?}");
+        assert!(said[0].starts_with("pack.toml, rule `concept denial`: word `nao` is `não` again"), "{said:?}");
+        assert!(said[1].contains("word `NÃO` is `não` again"), "{said:?}");
+        assert!(said.iter().all(|s| !s.contains('\n')), "one line each: {said:?}");
+        let clean = load("[concepts.denial]\nwords = [\"não\", \"never\"]\n").expect("loads");
+        assert!(crate::Classifier::new(clean).expect("compiles").check_examples().is_empty());
     }
 
     fn with_list(when: &str, lists: &str) -> Result<Pack, RulesError> {
