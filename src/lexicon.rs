@@ -134,6 +134,33 @@ pub struct Lexicon {
 
 const PREFIX_BITS: u32 = 1 << 14;
 
+/// The slips of a word of six letters or more: each one letter left out, and each pair of
+/// neighbours swapped. None for a phrase, a prefix or a shorter word, where one slip is too often
+/// another word.
+fn one_slip(word: &str) -> Vec<String> {
+    let b = word.as_bytes();
+    if b.len() < 6 || !b.iter().all(u8::is_ascii_alphanumeric) {
+        return Vec::new();
+    }
+    let mut out: Vec<String> = Vec::with_capacity(2 * b.len());
+    for i in 0..b.len() {
+        let mut v = b.to_vec();
+        v.remove(i);
+        out.extend(String::from_utf8(v).ok());
+    }
+    for i in 0..b.len() - 1 {
+        if b[i] != b[i + 1] {
+            let mut v = b.to_vec();
+            v.swap(i, i + 1);
+            out.extend(String::from_utf8(v).ok());
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out.retain(|v| v != word);
+    out
+}
+
 /// Where `key3` is in [`Lexicon::prefix_bits`]: the word and the bit.
 fn prefix_bit(k: u32) -> (usize, u64) {
     let at = k % PREFIX_BITS;
@@ -168,20 +195,40 @@ impl Lexicon {
             slot.sort_unstable();
         }
         // Entry -> every concept it counts for.
-        let mut entries: std::collections::BTreeMap<&str, Vec<u32>> = std::collections::BTreeMap::new();
+        let mut entries: std::collections::BTreeMap<std::borrow::Cow<str>, Vec<u32>> = std::collections::BTreeMap::new();
         for (c, concept) in pack.concepts.iter().enumerate() {
             for w in &concept.words {
-                let e = entries.entry(w.as_str()).or_default();
+                let e = entries.entry(w.as_str().into()).or_default();
                 e.extend(&counts_for[c]);
                 e.sort_unstable();
                 e.dedup();
             }
         }
+        // A fuzzy concept's slips, unless the slip is a word of its own: an entry of any concept,
+        // or a stop word ("sponsor" minus a letter is no word, "token" minus one is "toke").
+        let stop: std::collections::HashSet<String> =
+            crate::language::stop_words().into_iter().flat_map(|(list, _)| list.iter().map(|w| w.replace('\'', ""))).collect();
+        let mut slips: std::collections::BTreeMap<String, Vec<u32>> = std::collections::BTreeMap::new();
+        for (c, concept) in pack.concepts.iter().enumerate().filter(|(_, c)| c.fuzzy) {
+            for w in &concept.words {
+                for slip in one_slip(w) {
+                    if !entries.contains_key(slip.as_str()) && !stop.contains(&slip) {
+                        slips.entry(slip).or_default().extend(&counts_for[c]);
+                    }
+                }
+            }
+        }
+        for (slip, mut concepts) in slips {
+            concepts.sort_unstable();
+            concepts.dedup();
+            entries.insert(slip.into(), concepts);
+        }
         let mut lex = Lexicon { prefix_bits: vec![0; (PREFIX_BITS / 64) as usize], ..Lexicon::default() };
         let mut known: std::collections::BTreeMap<String, Entry> = std::collections::BTreeMap::new();
         let mut phrases: std::collections::BTreeMap<String, Vec<Phrase>> = std::collections::BTreeMap::new();
-        for (entry, concepts) in entries {
-            let group = lex.group(concepts);
+        for (entry, concepts) in &entries {
+            let entry: &str = entry;
+            let group = lex.group(concepts.clone());
             let (body, prefix) = match entry.strip_suffix('*') {
                 Some(b) => (b, true),
                 None => (entry, false),
@@ -399,6 +446,21 @@ mod tests {
         let (hits, _) = found(&pack, "keys keyboard");
         assert!(hits.contains(&("keys".into(), 0, 0)) && hits.contains(&("keyish".into(), 0, 0)), "{hits:?}");
         assert!(hits.contains(&("keyish".into(), 1, 1)), "{hits:?}");
+    }
+
+    #[test]
+    fn a_fuzzy_concept_finds_its_long_words_with_a_letter_left_out_or_two_swapped() {
+        let pack = pack(
+            "[concepts.named]\nfuzzy = true\nwords = [\"apptoken\", \"sponsor\", \"key\"]\n\
+             [concepts.plain]\nwords = [\"manager\"]\n[concepts.other]\nwords = [\"sposnor\"]\n",
+        );
+        let named = |text: &str| found(&pack, text).0.iter().filter(|h| h.0 == "named").map(|h| h.1).collect::<Vec<u32>>();
+        assert_eq!(named("aptoken apptokne apptken"), [0, 1, 2], "one letter left out, two neighbours swapped");
+        assert_eq!(named("sponsr manger"), [0], "only a fuzzy concept's words");
+        assert!(named("apptokn3 aptokn ky sponsorr").is_empty(), "one slip only, six letters or more, never an added letter");
+        // A slip that is another concept's word stays that concept's alone.
+        let (hits, _) = found(&pack, "sposnor");
+        assert_eq!(hits.iter().map(|h| h.0.as_str()).collect::<Vec<_>>(), ["other"], "{hits:?}");
     }
 
     #[test]

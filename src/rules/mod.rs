@@ -147,6 +147,8 @@ pub struct Concept {
     pub includes: Vec<usize>,
     /// Its words count in prose only, not in code.
     pub prose_only: bool,
+    /// Its long words are also found with one letter left out or two neighbours swapped.
+    pub fuzzy: bool,
     /// Words written twice, the second time as `(second, first)`: the same entry once
     /// normalised (`nao` after `não`). Harmless when matching, so a pack with them still loads,
     /// but `triage rules check` reports them: each one makes the pack longer and says nothing.
@@ -353,6 +355,7 @@ impl Lexicon {
                     words: vec![word],
                     includes: vec![],
                     prose_only: false,
+                    fuzzy: false,
                     repeated: vec![],
                 });
                 self.by_name.insert(key, self.concepts.len() - 1);
@@ -631,7 +634,15 @@ fn concepts(specs: &[(String, String, ConceptSpec)], ctx: &mut Ctx) -> Lexicon {
                 None => ctx.push(file, None, Some(&rule), format!("includes unknown concept `{inc}`")),
             }
         }
-        concepts.push(Concept { name: name.clone(), file: file.clone(), words, includes, prose_only: spec.prose_only, repeated });
+        concepts.push(Concept {
+            name: name.clone(),
+            file: file.clone(),
+            words,
+            includes,
+            prose_only: spec.prose_only,
+            fuzzy: spec.fuzzy,
+            repeated,
+        });
     }
     // A cycle would make a concept its own part: report each one once, where it starts.
     let mut reported = HashSet::new();
