@@ -38,14 +38,18 @@ def load(path):
 
 
 def commit_adding(batch):
-    """The commit whose subject says it added this probe batch (`probe batch 21 (` for p21)."""
-    number = int(batch[1:])
-    out = subprocess.run(["git", "-C", ROOT, "log", "--format=%H %s"], capture_output=True, text=True, check=True).stdout
-    for line in out.splitlines():
-        sha, subject = line.split(" ", 1)
-        if f"probe batch {number} (" in subject:
-            return sha
-    sys.exit(f"scorer_study: no commit says 'probe batch {number} ('; is this a full clone of main?")
+    """The commit that first added this probe batch's messages (ids `p21-…` for p21) to the probe
+    file. Found from the file's history, not from commit subjects: a later commit may name the
+    batch too (a README row), and its parent already has the batch's fixes."""
+    out = subprocess.run(
+        ["git", "-C", ROOT, "log", "--reverse", "--format=%H", "-E", "-G", f'"id": ?"{batch}-', "--", "tests/data/probe_messages.jsonl"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    if not out:
+        sys.exit(f"scorer_study: no commit added messages with ids {batch}- to the probe file; is this a full clone of main?")
+    return out[0]
 
 
 def answers(folder, messages):

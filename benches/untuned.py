@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The untuned figures of probe batches, re-derived from git: for each batch (ids `pNN-`), the pack as
-it was just before the commit that added the batch (the one whose subject says "probe batch NN (",
-as `scorer_study.py` finds it; its rules, scorer and secret rules, from that commit's parent)
+it was just before the commit that added the batch (the first to add lines with its ids to the probe
+file, as `scorer_study.py` finds it; its rules, scorer and secret rules, from that commit's parent)
 classifies the batch with today's binary (`triage eval --json --rules FOLDER`). That is the figure
 the batch got before any rule was changed for it. Batches are then pooled: accuracy, macro-F1 over
 the causes, off-topic messages answered, and escalation to the Sponsor user (right out of the
