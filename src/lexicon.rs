@@ -155,9 +155,10 @@ fn one_slip(word: &str) -> Vec<String> {
             out.extend(String::from_utf8(v).ok());
         }
     }
+    // Neither a deletion nor a swap of two different letters gives the word back. Deleting
+    // either of two equal neighbours gives the same slip ("apptoken" → "aptoken" twice): kept once.
     out.sort_unstable();
     out.dedup();
-    out.retain(|v| v != word);
     out
 }
 
@@ -204,15 +205,21 @@ impl Lexicon {
                 e.dedup();
             }
         }
+        // Stop words as the token stream has them (no apostrophes), with their language bits.
+        let stop_words: std::collections::HashMap<String, u8> = crate::language::stop_words()
+            .into_iter()
+            .flat_map(|(list, bit)| list.iter().map(move |w| (w.replace('\'', ""), bit)))
+            .fold(std::collections::HashMap::new(), |mut m, (w, bit)| {
+                *m.entry(w).or_default() |= bit;
+                m
+            });
         // A fuzzy concept's slips, unless the slip is a word of its own: an entry of any concept,
         // or a stop word ("sponsor" minus a letter is no word, "token" minus one is "toke").
-        let stop: std::collections::HashSet<String> =
-            crate::language::stop_words().into_iter().flat_map(|(list, _)| list.iter().map(|w| w.replace('\'', ""))).collect();
         let mut slips: std::collections::BTreeMap<String, Vec<u32>> = std::collections::BTreeMap::new();
         for (c, concept) in pack.concepts.iter().enumerate().filter(|(_, c)| c.fuzzy) {
             for w in &concept.words {
                 for slip in one_slip(w) {
-                    if !entries.contains_key(slip.as_str()) && !stop.contains(&slip) {
+                    if !entries.contains_key(slip.as_str()) && !stop_words.contains_key(&slip) {
                         slips.entry(slip).or_default().extend(&counts_for[c]);
                     }
                 }
@@ -226,9 +233,9 @@ impl Lexicon {
         let mut lex = Lexicon { prefix_bits: vec![0; (PREFIX_BITS / 64) as usize], ..Lexicon::default() };
         let mut known: std::collections::BTreeMap<String, Entry> = std::collections::BTreeMap::new();
         let mut phrases: std::collections::BTreeMap<String, Vec<Phrase>> = std::collections::BTreeMap::new();
-        for (entry, concepts) in &entries {
-            let entry: &str = entry;
-            let group = lex.group(concepts.clone());
+        for (entry, concepts) in entries {
+            let entry: &str = &entry;
+            let group = lex.group(concepts);
             let (body, prefix) = match entry.strip_suffix('*') {
                 Some(b) => (b, true),
                 None => (entry, false),
@@ -259,11 +266,8 @@ impl Lexicon {
                 }
             }
         }
-        for (list, bit) in crate::language::stop_words() {
-            for w in list {
-                let word: String = w.chars().filter(|c| *c != '\'').collect();
-                known.entry(word).or_default().languages |= bit;
-            }
+        for (word, bits) in stop_words {
+            known.entry(word).or_default().languages |= bits;
         }
         for (word, entry) in known {
             // A known word's prefixes are the same in every message: found now, not per word.
