@@ -134,29 +134,49 @@ pub struct Lexicon {
 
 const PREFIX_BITS: u32 = 1 << 14;
 
-/// The slips of a word of six letters or more: each one letter left out, and each pair of
-/// neighbours swapped. None for a phrase, a prefix or a shorter word, where one slip is too often
-/// another word.
+/// The slips of a word of six letters or more: each one letter left out, doubled or replaced
+/// (not the first), and each pair of neighbours swapped. None for a phrase, a prefix or a
+/// shorter word, where one slip is too often another word.
 fn one_slip(word: &str) -> Vec<String> {
     let b = word.as_bytes();
     if b.len() < 6 || !b.iter().all(u8::is_ascii_alphanumeric) {
         return Vec::new();
     }
-    let mut out: Vec<String> = Vec::with_capacity(2 * b.len());
+    let mut out: Vec<String> = Vec::with_capacity(28 * b.len());
+    let mut push = |v: Vec<u8>| out.extend(String::from_utf8(v).ok());
     for i in 0..b.len() {
         let mut v = b.to_vec();
         v.remove(i);
-        out.extend(String::from_utf8(v).ok());
+        push(v);
+        // A key held down a moment too long: "apptokken", "sponssor".
+        let mut v = b.to_vec();
+        v.insert(i, b[i]);
+        push(v);
     }
     for i in 0..b.len() - 1 {
         if b[i] != b[i + 1] {
             let mut v = b.to_vec();
             v.swap(i, i + 1);
-            out.extend(String::from_utf8(v).ok());
+            push(v);
         }
     }
-    // Neither a deletion nor a swap of two different letters gives the word back. Deleting
-    // either of two equal neighbours gives the same slip ("apptoken" → "aptoken" twice): kept once.
+    // One letter typed for another ("sponsar", "appkei"), but never the first: people rarely
+    // miss the letter a word starts with, and a different first letter is most often a
+    // different word.
+    for i in 1..b.len() {
+        if !b[i].is_ascii_lowercase() {
+            continue;
+        }
+        for c in b'a'..=b'z' {
+            if c != b[i] {
+                let mut v = b.to_vec();
+                v[i] = c;
+                push(v);
+            }
+        }
+    }
+    // Deleting either of two equal neighbours gives the same slip ("apptoken" → "aptoken"
+    // twice): kept once. None of them gives the word back.
     out.sort_unstable();
     out.dedup();
     out
@@ -453,15 +473,16 @@ mod tests {
     }
 
     #[test]
-    fn a_fuzzy_concept_finds_its_long_words_with_a_letter_left_out_or_two_swapped() {
+    fn a_fuzzy_concept_finds_its_long_words_with_one_letter_left_out_doubled_swapped_or_replaced() {
         let pack = pack(
             "[concepts.named]\nfuzzy = true\nwords = [\"apptoken\", \"sponsor\", \"key\"]\n\
              [concepts.plain]\nwords = [\"manager\"]\n[concepts.other]\nwords = [\"sposnor\"]\n",
         );
         let named = |text: &str| found(&pack, text).0.iter().filter(|h| h.0 == "named").map(|h| h.1).collect::<Vec<u32>>();
         assert_eq!(named("aptoken apptokne apptken"), [0, 1, 2], "one letter left out, two neighbours swapped");
+        assert_eq!(named("sponssor sponsar apptokem"), [0, 1, 2], "one letter doubled, one replaced");
         assert_eq!(named("sponsr manger"), [0], "only a fuzzy concept's words");
-        assert!(named("apptokn3 aptokn ky sponsorr").is_empty(), "one slip only, six letters or more, never an added letter");
+        assert!(named("apptokn3 aptokn ky kee xponsor apptokens").is_empty(), "one slip only, six letters or more, not the first letter, no other added letter");
         // A slip that is another concept's word stays that concept's alone.
         let (hits, _) = found(&pack, "sposnor");
         assert_eq!(hits.iter().map(|h| h.0.as_str()).collect::<Vec<_>>(), ["other"], "{hits:?}");

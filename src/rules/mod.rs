@@ -147,7 +147,8 @@ pub struct Concept {
     pub includes: Vec<usize>,
     /// Its words count in prose only, not in code.
     pub prose_only: bool,
-    /// Its long words are also found with one letter left out or two neighbours swapped.
+    /// Its long words are also found with one slip: a letter left out, doubled or replaced, or two
+    /// neighbours swapped.
     pub fuzzy: bool,
     /// Words written twice, the second time as `(second, first)`: the same entry once
     /// normalised (`nao` after `não`). Harmless when matching, so a pack with them still loads,

@@ -72,9 +72,10 @@ pub struct ConceptSpec {
     /// `new VtexClient(...)`, "new" is an operator, not a fresh key.
     #[serde(default)]
     pub prose_only: bool,
-    /// Also found misspelt by one letter left out or two neighbours swapped (`aptoken`,
-    /// `apptokne`, `sposnor`), in words of six letters or more: for the few nouns people
-    /// mistype most, so that each slip need not be listed.
+    /// Also found misspelt by one slip: a letter left out, doubled or replaced (not the first),
+    /// or two neighbours swapped (`aptoken`, `apptokken`, `sponsar`, `sposnor`), in words of
+    /// six letters or more: for the few nouns people mistype most, so that each slip need not
+    /// be listed.
     #[serde(default)]
     pub fuzzy: bool,
 }
