@@ -482,7 +482,10 @@ mod tests {
         assert_eq!(named("aptoken apptokne apptken"), [0, 1, 2], "one letter left out, two neighbours swapped");
         assert_eq!(named("sponssor sponsar apptokem"), [0, 1, 2], "one letter doubled, one replaced");
         assert_eq!(named("sponsr manger"), [0], "only a fuzzy concept's words");
-        assert!(named("apptokn3 aptokn ky kee xponsor apptokens").is_empty(), "one slip only, six letters or more, not the first letter, no other added letter");
+        assert!(
+            named("apptokn3 aptokn ky kee xponsor apptokens").is_empty(),
+            "one slip only, six letters or more, not the first letter, no other added letter"
+        );
         // A slip that is another concept's word stays that concept's alone.
         let (hits, _) = found(&pack, "sposnor");
         assert_eq!(hits.iter().map(|h| h.0.as_str()).collect::<Vec<_>>(), ["other"], "{hits:?}");
