@@ -89,7 +89,7 @@ def main():
         gold = [m["expected"] for m in msgs]
         pred = [missed.get(m["id"], m["expected"]) for m in msgs]
         labelled = r["escalation_labelled"]
-        right = round(r["escalation_accuracy"] * labelled)
+        right = r["escalation_right"]
         all_right += right
         all_labelled += labelled
         report(b, gold, pred, (right, labelled))

@@ -59,6 +59,9 @@ pub struct EvalReport {
     /// no message decides it, rather than a misleading 0.
     pub escalation_accuracy: Option<f64>,
     pub escalation_labelled: usize,
+    /// How many of those it got right: the count behind the ratio, so that pooled figures add
+    /// counts instead of rounding ratios back into them.
+    pub escalation_right: usize,
     /// Messages with planted secrets, and how many of those secrets survived masking (must be 0).
     pub messages_with_secrets: usize,
     pub secrets_detected: usize,
@@ -144,6 +147,7 @@ pub fn evaluate(classifier: &Classifier, items: &[LabelledMessage]) -> EvalRepor
         per_language,
         escalation_accuracy: (esc_n > 0).then(|| ratio(esc_ok, esc_n)),
         escalation_labelled: esc_n,
+        escalation_right: esc_ok,
         messages_with_secrets: with_secrets,
         secrets_detected: detected,
         secrets_leaked: leaked,

@@ -185,6 +185,10 @@ fn eval_on_the_probe_messages_meets_the_bar_and_never_answers_off_topic() {
     assert!(report["messages"].as_u64().unwrap() >= 230, "{report}");
     assert!(report["accuracy"].as_f64().unwrap() >= 0.97, "{report}");
     assert_eq!(report["none_false_positive_rate"].as_f64(), Some(0.0), "{report}");
+    // The escalation count behind the ratio, which benches/untuned.py pools.
+    let (right, labelled) = (report["escalation_right"].as_u64().unwrap(), report["escalation_labelled"].as_u64().unwrap());
+    assert!(labelled > 0 && right * 100 >= labelled * 97, "{report}");
+    assert!((report["escalation_accuracy"].as_f64().unwrap() - right as f64 / labelled as f64).abs() < 1e-12, "{report}");
 }
 
 #[test]
