@@ -1,12 +1,13 @@
-//! The learned scorer: a second opinion for the one answer the rules give when they cannot tell
-//! the causes apart.
+//! The learned scorer: a second opinion when the rules cannot tell the causes apart.
 //!
 //! When the gate has passed and no specific rule fired, the pack answers with its fallback
-//! category (the generic checklist). The scorer then reads the same masked, normalised text as
-//! character 3–5-grams within words (TF-IDF, logistic regression), and if it puts one specific
-//! cause at or above its threshold, that cause is answered instead. It is never asked anything
-//! else: it cannot answer a message the rules left alone, overrule an exclusion or an `unless`,
-//! or change a cause the rules found. `explain` shows what it said and which n-grams said it.
+//! category (the generic checklist), or with nothing. The scorer then reads the same masked,
+//! normalised text as character 3–5-grams within words (TF-IDF, logistic regression), and if it
+//! puts one specific cause at or above its threshold, that cause is answered instead; where the
+//! rules had nothing, the bar is higher ([`crate::classify::SILENT_THRESHOLD`]). It is never asked
+//! anything else: it cannot answer a message the gate or an exclusion turned away, overrule an
+//! `unless`, or change a cause the rules found. `explain` shows what it said and which n-grams
+//! said it.
 //!
 //! The model is data, `rules/scorer.tsv`, written by `triage rules train` from labelled corpora
 //! and the pack's own examples. It is plain text: one n-gram per line with its IDF and one weight

@@ -57,8 +57,12 @@ pub fn render(e: &crate::classify::Explanation) -> String {
     }
     if let Some(l) = &e.learned {
         let evidence: Vec<String> = l.evidence.iter().map(|x| format!("{:?} {:+.3}", x.ngram, x.weight)).collect();
-        let verdict =
-            if l.used { "used: it names the cause the rules could not tell" } else { "below its threshold: the rules' answer stands" };
+        let verdict = match (l.used, l.rules_silent) {
+            (true, false) => "used: it names the cause the rules could not tell",
+            (true, true) => "used: the rules found no cause, and it clears the stricter bar for that",
+            (false, false) => "below its threshold: the rules' answer stands",
+            (false, true) => "below the bar for a message the rules left unanswered: no answer",
+        };
         out.push_str(&format!(
             "learned:    {} {:.3} (threshold {:.2}; {verdict}) from {}\n",
             l.category,

@@ -462,7 +462,8 @@ fn suggest_lists_recurring_phrases_of_missed_messages_per_category() {
     let dir = tempfile::tempdir().unwrap();
     let corpus = dir.path().join("reviewed.jsonl");
     let mut lines = Vec::new();
-    for (i, t) in ["the zorblat widget ate my appToken", "zorblat widget again, token gone", "after the zorblat widget update no appToken"]
+    // Said in words the pack does not know, so that the pack (and its scorer) misses all three.
+    for (i, t) in ["the zorblat widget ate it again", "zorblat widget again, all gone", "after the zorblat widget update nothing is left"]
         .iter()
         .enumerate()
     {
