@@ -10,6 +10,11 @@ messages whose label decides it). With scikit-learn installed, the issue's ancho
 
     cargo build --release
     python3 benches/untuned.py p36 p37 p38        # or a range: p36..p43
+    python3 benches/untuned.py --learned-when p26..p67
+
+`--learned-when` adds today's `learned_when` lists (which causes the learned scorer may name where
+no rule fired) to each old pack, keeping the items whose concepts that pack defines: today's
+engine and policy on the old rules, as the lists did not exist before 2026-12-08.
 
 The binary is today's: a batch whose commit also changed the engine (not only the data) is scored
 by the old rules on the new engine, which the commit message says when it matters.
@@ -65,8 +70,28 @@ def anchor(messages):
     return list(model.predict(vec.transform([m["text"] for m in messages])))
 
 
+def with_learned_when(pack):
+    """`pack` (an old vtex-app-keys.toml) with today's `learned_when` lists, where it defines their concepts."""
+    import re
+    import tomllib
+    with open(os.path.join(ROOT, "rules", "vtex-app-keys.toml"), "rb") as f:
+        today = tomllib.load(f)
+    defined = set(re.findall(r"^\[concepts\.([a-z_]+)\]", pack, re.M))
+    for cat in today["category"]:
+        keep = [p for p in cat.get("learned_when", []) if all(w in defined for w in re.findall(r"[a-z_]+", p))]
+        head = f'id = "{cat["id"]}"\nescalate_to_sponsor = '
+        at = pack.find(head)
+        if not keep or at < 0:
+            continue
+        end = pack.index("\n", at + len(head)) + 1
+        pack = pack[:end] + "learned_when = " + json.dumps(keep) + "\n" + pack[end:]
+    return pack
+
+
 def main():
-    names = batches(sys.argv[1:])
+    args = sys.argv[1:]
+    learned_when = "--learned-when" in args
+    names = batches([a for a in args if a != "--learned-when"])
     if not names:
         sys.exit("usage: untuned.py pNN [pNN ...] | pNN..pMM")
     probe = load(PROBE)
@@ -80,8 +105,11 @@ def main():
         commit = commit_adding(b)
         with tempfile.TemporaryDirectory() as rules, tempfile.NamedTemporaryFile("w", suffix=".jsonl") as batch:
             for f in ("vtex-app-keys.toml", "scorer.tsv", "secrets.toml"):
+                text = git("show", f"{commit}^:rules/{f}")
+                if learned_when and f == "vtex-app-keys.toml":
+                    text = with_learned_when(text)
                 with open(os.path.join(rules, f), "w") as out:
-                    out.write(git("show", f"{commit}^:rules/{f}"))
+                    out.write(text)
             batch.write("".join(json.dumps(m) + "\n" for m in msgs))
             batch.flush()
             r = json.loads(subprocess.run([TRIAGE, "eval", "--json", "--rules", rules, batch.name], capture_output=True, text=True, check=True).stdout)

@@ -3,10 +3,12 @@
 //! When the gate has passed and no specific rule fired, the pack answers with its fallback
 //! category (the generic checklist), or with nothing. The scorer then reads the same masked,
 //! normalised text as character 3–5-grams within words (TF-IDF, logistic regression), and if it
-//! puts one specific cause at or above its threshold, that cause is answered instead; where the
-//! rules had nothing, the bar is higher ([`crate::classify::SILENT_THRESHOLD`]). It is never asked
-//! anything else: it cannot answer a message the gate or an exclusion turned away, overrule an
-//! `unless`, or change a cause the rules found. `explain` shows what it said and which n-grams
+//! puts one specific cause at or above its threshold, that cause is answered instead. Where the
+//! rules had nothing, it answers past [`crate::classify::SILENT_THRESHOLD`] only if the gate
+//! passed on the person's own words (not only on pasted configuration), and only with a cause
+//! whose `learned_when` words the message has. It is never asked anything else: it cannot answer
+//! a message the gate or an exclusion turned away, overrule an `unless`, or change a cause the
+//! rules found. `explain` shows what it said and which n-grams
 //! said it.
 //!
 //! The model is data, `rules/scorer.tsv`, written by `triage rules train` from labelled corpora
@@ -102,7 +104,7 @@ fn ngrams(text: &str, mut f: impl FnMut(Key)) {
     // The padded word, then zeros: every n-gram starting at `i` is the low bytes of the eight
     // bytes read at `i`.
     let mut buf = [0u8; MAX_WORD + 2 + 8];
-    for word in text.split_ascii_whitespace().filter(|w| is_prose(w)) {
+    for word in prose_words(text) {
         let w = &word.as_bytes()[..word.len().min(MAX_WORD)];
         let len = w.len() + 2;
         buf[0] = b' ';
@@ -123,10 +125,36 @@ fn ngrams(text: &str, mut f: impl FnMut(Key)) {
     }
 }
 
-/// Whether a word reads as prose rather than code or configuration. Pasted code says little about
-/// the cause (`VTEX_APP_KEY=...` comes with every kind of question), and the model would
-/// otherwise learn which causes people paste code for.
+/// The words of `text` that read as the person's own prose: not code or pasted configuration.
+/// Pasted code says little about the cause (`VTEX_APP_KEY=...` comes with every kind of
+/// question, `headers = {'X-VTEX-API-AppKey': ...}` with "thanks, solved!" too), and the model
+/// would otherwise learn which causes people paste code for.
+pub fn prose_words(text: &str) -> impl Iterator<Item = &str> {
+    let mut words = text.split_ascii_whitespace().peekable();
+    std::iter::from_fn(move || loop {
+        let word = words.next()?;
+        // `headers = {...}`, `token: "..."`: the name a value is given to is code too.
+        let named = words.peek().is_some_and(|next| next.starts_with(['=', ':']));
+        if !named && is_prose(word) {
+            return Some(word);
+        }
+    })
+}
+
+/// Whether a word reads as prose: no code marks, and not a pasted header line's parts (a quoted
+/// name or value, `X-VTEX-API-AppKey:`, a key's own value `vtexappkey-store-ABCDEF`).
 fn is_prose(word: &str) -> bool {
+    // A quoted name or value in a list: `'X-VTEX-API-AppKey':`, `"value",`. Not a quoted word of
+    // prose: "the 'Generate' button".
+    let listed = word.starts_with(['\'', '"']) && ["':", "',", "\":", "\","].iter().any(|end| word.ends_with(end));
+    let label = word.ends_with(':') && word.contains('-');
+    if listed || label || word.contains("vtexappkey-") {
+        return false;
+    }
+    is_code_free(word)
+}
+
+fn is_code_free(word: &str) -> bool {
     const CODE: [bool; 256] = {
         let mut t = [false; 256];
         let marks = b"_=/<>{}()$`\\|&%;";
@@ -498,6 +526,14 @@ mod tests {
             l("we lost the token, nobody saved it", "apptoken-lost"),
             l("the token was lost when the page closed", "apptoken-lost"),
         ]
+    }
+
+    #[test]
+    fn pasted_header_lines_and_the_names_given_values_are_not_prose() {
+        let text = "brb headers = {'x-vtex-api-appkey': 'vtexappkey-loja-abc', 'x-vtex-api-apptoken': '<redacted>'} \
+                    x-vtex-api-appkey: vtexappkey-loja-abc and the 'generate' button, token: abc";
+        let kept: Vec<&str> = prose_words(text).collect();
+        assert_eq!(kept, ["brb", "and", "the", "'generate'", "button,", "token:", "abc"]);
     }
 
     #[test]

@@ -59,7 +59,7 @@ pub fn render(e: &crate::classify::Explanation) -> String {
         let evidence: Vec<String> = l.evidence.iter().map(|x| format!("{:?} {:+.3}", x.ngram, x.weight)).collect();
         let verdict = match (l.used, l.rules_silent) {
             (true, false) => "used: it names the cause the rules could not tell",
-            (true, true) => "used: the rules found no cause, and it clears the stricter bar for that",
+            (true, true) => "used: the rules found no cause; it clears the bar, and the message has the words of this cause",
             (false, false) => "below its threshold: the rules' answer stands",
             (false, true) => "below the bar for a message the rules left unanswered: no answer",
         };

@@ -189,6 +189,9 @@ pub struct Category {
     pub title: Texts,
     pub remediation: Texts,
     pub rules: Vec<Rule>,
+    /// One of them must match for the learned scorer to name this cause alone (see
+    /// `learned_when` in the pack file); empty: no such condition.
+    pub learned_when: Vec<Compiled>,
     pub shadow: bool,
 }
 
@@ -555,7 +558,9 @@ fn merge(files: Vec<(String, RuleFile)>, problems: &mut Vec<Problem>) -> Option<
                 shadow: r.shadow,
             });
         }
+        let learned_when = compile(&file, cat, None, &c.learned_when, Scope::Message, &mut ctx);
         categories.push(Category {
+            learned_when,
             id: c.id,
             file: file.clone(),
             escalate_to_sponsor: c.escalate_to_sponsor,
@@ -569,6 +574,10 @@ fn merge(files: Vec<(String, RuleFile)>, problems: &mut Vec<Problem>) -> Option<
     }
     if categories.is_empty() {
         ctx.push(&meta_file, None, None, "the pack defines no [[category]]");
+    }
+    // The classifier keeps one bit per category for `learned_when`.
+    if categories.len() > 64 {
+        ctx.push(&meta_file, None, None, format!("the pack defines {} categories; at most 64 are supported", categories.len()));
     }
 
     Some(Pack {

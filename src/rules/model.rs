@@ -128,6 +128,13 @@ pub struct CategorySpec {
     pub remediation: Texts,
     #[serde(default, rename = "rule")]
     pub rules: Vec<RuleSpec>,
+    /// Patterns (anywhere in the message unless they name a scope), one of which must match for
+    /// the learned scorer to name this cause where no rule did: the words of the cause itself
+    /// (a lost token's "lost", "see it again"), so that a question that only names keys ("is
+    /// there a maximum number of app keys?") is not answered with a cause it never states.
+    /// Empty: the scorer may name it on the message's other words alone.
+    #[serde(default)]
+    pub learned_when: Vec<String>,
     /// Decide and record, but hold every reply back (`shadow_rule`): a new category is watched
     /// on live traffic before it speaks.
     #[serde(default)]

@@ -1,7 +1,8 @@
 //! The learned scorer: asked only when a message passed the gate and the rules answered with the
-//! generic checklist or with nothing, and then allowed to name a specific cause (past a stricter
-//! bar when the rules had nothing); never to answer what the gate or an exclusion turned away,
-//! nor to change a cause the rules found.
+//! generic checklist or with nothing, and then allowed to name a specific cause (when the rules
+//! had nothing: past its bar, on the person's own words, and a cause whose words the message
+//! has); never to answer what the gate or an exclusion turned away, nor to change a cause the
+//! rules found.
 
 use std::process::Command;
 
@@ -83,7 +84,7 @@ fn a_generic_answer_is_refined_and_explain_says_by_what() {
 }
 
 #[test]
-fn a_message_past_the_gate_that_no_rule_places_is_answered_only_past_the_stricter_bar() {
+fn a_message_past_the_gate_that_no_rule_places_is_answered_only_past_the_bar() {
     let c = with_scorer();
     // The stream generator's slips ("guarou" for "guardou") hide the rules' words; the gate still
     // sees a token, and the scorer reads the rest.
@@ -96,13 +97,57 @@ fn a_message_past_the_gate_that_no_rule_places_is_answered_only_past_the_stricte
     let learned = c.explain(text).learned.expect("the scorer was asked");
     assert!(learned.used && learned.rules_silent && learned.threshold >= SILENT_THRESHOLD, "{learned:?}");
     let shown = triage::cli::explain::render(&c.explain(text));
-    assert!(shown.contains("the rules found no cause, and it clears the stricter bar"), "{shown}");
+    assert!(shown.contains("the rules found no cause; it clears the bar, and the message has the words of this cause"), "{shown}");
     // About keys, nothing to place, and the scorer far from sure: no answer, and explain says why.
     let quiet = "Is there a webhook when a new order is created? We already have our appKey and appToken.";
     let e = c.explain(quiet);
     assert_eq!(e.classification.category_id(), "none");
     let learned = e.learned.expect("asked, as the message passed the gate");
     assert!(!learned.used && learned.rules_silent && learned.probability < learned.threshold, "{learned:?}");
+}
+
+#[test]
+fn a_key_named_only_in_pasted_headers_does_not_let_the_scorer_answer_alone() {
+    let c = with_scorer();
+    // The same question: once with the token in the person's words, once with the key and token
+    // named only in the headers pasted under it.
+    let said = "Ninguém guarou quando foi criada. Onde consigo vê-lo outra vez? O token também.";
+    assert_eq!(rules_only().classify(said).category_id(), "none");
+    assert_eq!(c.classify(said).category_id(), "apptoken-lost");
+    let pasted = "Ninguém guarou quando foi criada. Onde consigo vê-lo outra vez? \
+                  headers = {'X-VTEX-API-AppKey': 'vtexappkey-loja-ABCDEF', 'X-VTEX-API-AppToken': '<redacted>'}";
+    let e = c.explain(pasted);
+    assert_eq!((e.classification.category_id(), &e.classification.gate), ("none", &Gate::Passed));
+    assert!(e.learned.is_none(), "the scorer was asked: {:?}", e.learned);
+    // Pasted under chat that says nothing, the headers are not a question either.
+    for text in [
+        "thanks everyone, solved! headers = {'X-VTEX-API-AppKey': 'vtexappkey-loja-ABCDEF', 'X-VTEX-API-AppToken': '<redacted>'}",
+        "brb X-VTEX-API-AppKey: vtexappkey-loja-ABCDEF X-VTEX-API-AppToken: <redacted>",
+    ] {
+        assert_eq!(c.classify(text).category_id(), "none", "{text}");
+    }
+}
+
+#[test]
+fn the_scorer_names_a_cause_alone_only_when_the_message_has_that_cause_s_words() {
+    // The built-in pack and scorer, with the lost token's `learned_when` asking for a word no
+    // message has: the same message the scorer answered alone is now left unanswered.
+    let text = "Ninguém guarou o token quando a chave foi criada. Onde consigo vê-lo outra vez?";
+    assert_eq!(with_scorer().classify(text).category_id(), "apptoken-lost");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    let dir = tempfile::tempdir().expect("temp dir");
+    for f in ["vtex-app-keys.toml", "scorer.tsv", "secrets.toml"] {
+        std::fs::copy(root.join(f), dir.path().join(f)).expect("copies the pack");
+    }
+    let pack = std::fs::read_to_string(dir.path().join("vtex-app-keys.toml")).expect("reads");
+    let at = pack.find("id = \"apptoken-lost\"").expect("the category");
+    let from = at + pack[at..].find("learned_when = [").expect("its learned_when");
+    let to = from + pack[from..].find("]\n").expect("its end") + 1;
+    let edited = format!("{}learned_when = [\"'zorblat'\"]{}", &pack[..from], &pack[to..]);
+    std::fs::write(dir.path().join("vtex-app-keys.toml"), edited).expect("writes");
+    let c = Classifier::load(Some(dir.path())).expect("the edited pack loads");
+    let e = c.explain(text);
+    assert_eq!(e.classification.category_id(), "none", "{:?}", e.learned);
 }
 
 /// Whether an n-gram (with its word padding) occurs in the normalised text.
