@@ -372,13 +372,6 @@ struct Scored {
     fired: Vec<(usize, usize)>,
     /// Rules that matched but were held back by their `unless`; indexes into `flat`.
     held_back: Vec<usize>,
-    /// No rule fired, and the message passed the gate only on words of pasted configuration
-    /// (`headers = {'X-VTEX-API-AppKey': ...}` under "thanks, solved!"): the person's own words
-    /// are not about keys, and the learned scorer is not asked to find a cause in them.
-    pasted_only: bool,
-    /// Per category (bit `c`), whether its `learned_when` allows the learned scorer to name it
-    /// where no rule did.
-    alone: u64,
 }
 
 impl Classifier {
@@ -502,10 +495,9 @@ impl Classifier {
         patterns.iter().any(|p| seen.is_match(p, buf))
     }
 
-    fn score(&self, seen: &Seen, findings: usize, normalised: &str) -> Scored {
+    fn score(&self, seen: &Seen, findings: usize) -> Scored {
         let cats = &self.pack.categories;
-        let nothing =
-            |gate| Scored { gate, scores: vec![0.0; cats.len()], fired: Vec::new(), held_back: Vec::new(), pasted_only: false, alone: 0 };
+        let nothing = |gate| Scored { gate, scores: vec![0.0; cats.len()], fired: Vec::new(), held_back: Vec::new() };
         if findings == 0 && !seen.found.any() {
             return nothing(Gate::OffTopic);
         }
@@ -539,14 +531,7 @@ impl Classifier {
             fired.push((k, at));
         }
         let scores = miss.into_iter().map(|m| 1.0 - m).collect();
-        // Only where the scorer could be asked to speak alone: most messages never get here.
-        let pasted_only = fired.is_empty() && findings == 0 && !self.gate_in_prose(seen, normalised, buf);
-        let alone = cats
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.learned_when.is_empty() || Self::any_matches(seen, &c.learned_when, buf))
-            .fold(0u64, |bits, (k, _)| bits | 1 << (k % 64));
-        Scored { gate: Gate::Passed, scores, fired, held_back, pasted_only, alone }
+        Scored { gate: Gate::Passed, scores, fired, held_back }
     }
 
     /// Whether the gate passes on the message's prose alone, its concepts found in pasted code
@@ -598,8 +583,8 @@ impl Classifier {
     pub fn classify_redacted(&self, redacted: Redacted) -> Classification {
         let (normalised, language, tokens, found) = self.prepare(&redacted);
         let seen = Seen { found, tokens: &tokens };
-        let scored = self.score(&seen, redacted.findings.len(), &normalised);
-        self.decide(redacted, language, &scored, &normalised).0
+        let scored = self.score(&seen, redacted.findings.len());
+        self.decide(redacted, language, &scored, &seen, &normalised).0
     }
 
     /// Normalises, finds the words and their concepts, and tells the language from the same
@@ -616,7 +601,7 @@ impl Classifier {
     /// may name a specific cause instead (past [`SILENT_THRESHOLD`] when the rules had nothing),
     /// but never one the message rules out; it never answers a message the gate or an exclusion
     /// turned away, and never changes a cause the rules found.
-    fn consult(&self, scored: &Scored, chosen: Option<(usize, f64)>, normalised: &str) -> Option<Consulted> {
+    fn consult(&self, scored: &Scored, chosen: Option<(usize, f64)>, seen: &Seen, findings: usize, normalised: &str) -> Option<Consulted> {
         let (scorer, map) = self.scorer.as_ref()?;
         if scored.gate != Gate::Passed {
             return None;
@@ -624,8 +609,19 @@ impl Classifier {
         let silent = match chosen {
             Some((c, _)) if !self.pack.categories.get(c)?.fallback => return None,
             Some(_) => false,
-            None if scored.pasted_only => return None,
             None => true,
+        };
+        let buf = &mut Vec::with_capacity(8);
+        // Where no rule fired, the gate must pass on the person's own words: over a pasted
+        // header block, "thanks, solved!" is not a question about keys.
+        if silent && scored.fired.is_empty() && findings == 0 && !self.gate_in_prose(seen, normalised, buf) {
+            return None;
+        }
+        // Alone, it names only a cause whose own words (`learned_when`) the message has.
+        let stated: Vec<bool> = if silent {
+            self.pack.categories.iter().map(|c| c.learned_when.is_empty() || Self::any_matches(seen, &c.learned_when, buf)).collect()
+        } else {
+            Vec::new()
         };
         let opinion = scorer.opinion(normalised);
         let (class, category, probability) = opinion
@@ -637,8 +633,7 @@ impl Classifier {
                 // A cause the message rules out (a rule of it held back by its `unless`) stays
                 // ruled out: "no spaces in the appToken" is not a whitespace problem.
                 let ruled_out = scored.held_back.iter().any(|r| self.flat[*r].category == category);
-                // Alone, it names only a cause whose own words the message has.
-                let unstated = silent && scored.alone >> (category % 64) & 1 == 0;
+                let unstated = silent && !stated.get(category).copied().unwrap_or(false);
                 (!self.pack.categories[category].fallback && !ruled_out && !unstated).then_some((k, category, *p))
             })
             .max_by(|a, b| a.2.total_cmp(&b.2))?;
@@ -649,7 +644,14 @@ impl Classifier {
         Some(Consulted { opinion, class, category, probability, bar, silent, used })
     }
 
-    fn decide(&self, redacted: Redacted, language: Language, scored: &Scored, normalised: &str) -> (Classification, Option<Consulted>) {
+    fn decide(
+        &self,
+        redacted: Redacted,
+        language: Language,
+        scored: &Scored,
+        seen: &Seen,
+        normalised: &str,
+    ) -> (Classification, Option<Consulted>) {
         let cats = &self.pack.categories;
         let (mut best, mut second) = (None::<usize>, 0.0_f64);
         let mut best_fallback = None::<usize>;
@@ -677,7 +679,7 @@ impl Classifier {
             (_, Some(f)) if scored.scores[f] >= self.threshold => Some((f, scored.scores[f])),
             _ => None,
         };
-        let consulted = self.consult(scored, chosen, normalised);
+        let consulted = self.consult(scored, chosen, seen, redacted.findings.len(), normalised);
         let learned = consulted.as_ref().filter(|c| c.used).map(|c| (c.category, c.probability));
         if learned.is_some() {
             chosen = learned;
@@ -722,7 +724,7 @@ impl Classifier {
         let redacted = redact(raw);
         let (normalised, language, tokens, found) = self.prepare(&redacted);
         let seen = Seen { found, tokens: &tokens };
-        let scored = self.score(&seen, redacted.findings.len(), &normalised);
+        let scored = self.score(&seen, redacted.findings.len());
         let mut fired = Vec::new();
         for &(k, at) in &scored.fired {
             let flat = &self.flat[k];
@@ -764,7 +766,7 @@ impl Classifier {
         scores.sort_by(|a, b| b.score.total_cmp(&a.score));
         let gate = scored.gate.clone();
         let held_back = scored.held_back.iter().map(|k| self.flat[*k].name.clone()).collect();
-        let (classification, consulted) = self.decide(redacted, language, &scored, &normalised);
+        let (classification, consulted) = self.decide(redacted, language, &scored, &seen, &normalised);
         let learned = consulted.and_then(|c| {
             let (scorer, _) = self.scorer.as_ref()?;
             let evidence = scorer

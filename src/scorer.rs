@@ -142,19 +142,8 @@ pub fn prose_words(text: &str) -> impl Iterator<Item = &str> {
 }
 
 /// Whether a word reads as prose: no code marks, and not a pasted header line's parts (a quoted
-/// name or value, `X-VTEX-API-AppKey:`, a key's own value `vtexappkey-store-ABCDEF`).
+/// name or value in a list, `X-VTEX-API-AppKey:`, a key's own value `vtexappkey-store-ABCDEF`).
 fn is_prose(word: &str) -> bool {
-    // A quoted name or value in a list: `'X-VTEX-API-AppKey':`, `"value",`. Not a quoted word of
-    // prose: "the 'Generate' button".
-    let listed = word.starts_with(['\'', '"']) && ["':", "',", "\":", "\","].iter().any(|end| word.ends_with(end));
-    let label = word.ends_with(':') && word.contains('-');
-    if listed || label || word.contains("vtexappkey-") {
-        return false;
-    }
-    is_code_free(word)
-}
-
-fn is_code_free(word: &str) -> bool {
     const CODE: [bool; 256] = {
         let mut t = [false; 256];
         let marks = b"_=/<>{}()$`\\|&%;";
@@ -165,7 +154,22 @@ fn is_code_free(word: &str) -> bool {
         }
         t
     };
-    !word.bytes().any(|b| CODE[b as usize])
+    let b = word.as_bytes();
+    let mut hyphen = false;
+    for &c in b {
+        if CODE[c as usize] {
+            return false;
+        }
+        hyphen |= c == b'-';
+    }
+    // Header labels and key values have hyphens: most words skip both tests.
+    if hyphen && (word.ends_with(':') || word.contains("vtexappkey-")) {
+        return false;
+    }
+    // A quoted name or value in a list: `'X-VTEX-API-AppKey':`, `"value",`. Not a quoted word of
+    // prose: "the 'Generate' button".
+    let listed = matches!(b.first(), Some(b'\'' | b'"')) && ["':", "',", "\":", "\","].iter().any(|end| word.ends_with(end));
+    !listed
 }
 
 /// The n-gram a key stands for. The text is normalised to ASCII, so each byte is a character.

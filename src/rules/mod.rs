@@ -575,10 +575,6 @@ fn merge(files: Vec<(String, RuleFile)>, problems: &mut Vec<Problem>) -> Option<
     if categories.is_empty() {
         ctx.push(&meta_file, None, None, "the pack defines no [[category]]");
     }
-    // The classifier keeps one bit per category for `learned_when`.
-    if categories.len() > 64 {
-        ctx.push(&meta_file, None, None, format!("the pack defines {} categories; at most 64 are supported", categories.len()));
-    }
 
     Some(Pack {
         name: meta.name,
