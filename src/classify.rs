@@ -186,7 +186,8 @@ struct Consulted {
 /// Measured held out (each probe batch scored with the pack and scorer from before it,
 /// p26..p67, 1,262 messages, 436 off-topic): 0.8 answered no off-topic message more than the
 /// rules alone (19); with `learned_when`, 0.7 answered none more either and raised accuracy
-/// 0.916 -> 0.929 and escalation 0.941 -> 0.953; 0.65 and below answered one more.
+/// 0.916 -> 0.930 and escalation 0.941 -> 0.954 (`benches/untuned.py --learned-when`); 0.65
+/// and below answered one more.
 pub const SILENT_THRESHOLD: f64 = 0.7;
 
 /// A concept found at words `first..=last`.
