@@ -19,11 +19,14 @@ engine and policy on the old rules, as the lists did not exist before 2026-12-08
 The binary is today's: a batch whose commit also changed the engine (not only the data) is scored
 by the old rules on the new engine, which the commit message says when it matters.
 """
+import functools
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
+import tomllib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from scorer_study import CORPUS, PROBE, ROOT, TRIAGE, commit_adding, load, macro_f1  # noqa: E402
@@ -70,18 +73,21 @@ def anchor(messages):
     return list(model.predict(vec.transform([m["text"] for m in messages])))
 
 
+@functools.cache
+def todays_learned_when():
+    """Each category's `learned_when` patterns in today's pack, read once for every batch."""
+    with open(os.path.join(ROOT, "rules", "vtex-app-keys.toml"), "rb") as f:
+        return {cat["id"]: cat.get("learned_when", []) for cat in tomllib.load(f)["category"]}
+
+
 def with_learned_when(pack):
     """`pack` (an old vtex-app-keys.toml) with today's `learned_when` lists, where it defines their concepts."""
-    import re
-    import tomllib
-    with open(os.path.join(ROOT, "rules", "vtex-app-keys.toml"), "rb") as f:
-        today = tomllib.load(f)
     if re.search(r"^learned_when = ", pack, re.M):
         return pack  # a pack from after they came: its own lists
     defined = set(re.findall(r"^\[concepts\.([a-z_]+)\]", pack, re.M))
-    for cat in today["category"]:
-        keep = [p for p in cat.get("learned_when", []) if all(w in defined for w in re.findall(r"[a-z_]+", p))]
-        head = f'id = "{cat["id"]}"\nescalate_to_sponsor = '
+    for category, patterns in todays_learned_when().items():
+        keep = [p for p in patterns if all(w in defined for w in re.findall(r"[a-z_]+", p))]
+        head = f'id = "{category}"\nescalate_to_sponsor = '
         at = pack.find(head)
         if not keep or at < 0:
             continue

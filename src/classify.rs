@@ -539,13 +539,15 @@ impl Classifier {
     /// and configuration left out (the words [`crate::scorer::prose_words`] leaves out).
     fn gate_in_prose(&self, seen: &Seen, normalised: &str, buf: &mut Vec<(usize, Hit)>) -> bool {
         let base = normalised.as_ptr() as usize;
-        let prose: Vec<(u32, u32)> = crate::scorer::prose_words(normalised)
-            .map(|w| {
+        let mut all_prose = true;
+        let prose: Vec<(u32, u32)> = crate::scorer::words_read_as_prose(normalised)
+            .filter_map(|(w, prose)| {
+                all_prose &= prose;
                 let start = w.as_ptr() as usize - base;
-                (start as u32, (start + w.len()) as u32)
+                prose.then_some((start as u32, (start + w.len()) as u32))
             })
             .collect();
-        if prose.len() == normalised.split_ascii_whitespace().count() {
+        if all_prose {
             return true;
         }
         // Both in text order: a word is prose when it starts inside a prose chunk.

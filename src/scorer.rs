@@ -8,8 +8,7 @@
 //! passed on the person's own words (not only on pasted configuration), and only with a cause
 //! whose `learned_when` words the message has. It is never asked anything else: it cannot answer
 //! a message the gate or an exclusion turned away, overrule an `unless`, or change a cause the
-//! rules found. `explain` shows what it said and which n-grams
-//! said it.
+//! rules found. `explain` shows what it said and which n-grams said it.
 //!
 //! The model is data, `rules/scorer.tsv`, written by `triage rules train` from labelled corpora
 //! and the pack's own examples. It is plain text: one n-gram per line with its IDF and one weight
@@ -130,14 +129,18 @@ fn ngrams(text: &str, mut f: impl FnMut(Key)) {
 /// question, `headers = {'X-VTEX-API-AppKey': ...}` with "thanks, solved!" too), and the model
 /// would otherwise learn which causes people paste code for.
 pub fn prose_words(text: &str) -> impl Iterator<Item = &str> {
+    words_read_as_prose(text).filter_map(|(word, prose)| prose.then_some(word))
+}
+
+/// Every whitespace-separated word of `text`, with whether it reads as prose (see
+/// [`prose_words`]).
+pub fn words_read_as_prose(text: &str) -> impl Iterator<Item = (&str, bool)> {
     let mut words = text.split_ascii_whitespace().peekable();
-    std::iter::from_fn(move || loop {
+    std::iter::from_fn(move || {
         let word = words.next()?;
         // `headers = {...}`, `token: "..."`: the name a value is given to is code too.
         let named = words.peek().is_some_and(|next| next.starts_with(['=', ':']));
-        if !named && is_prose(word) {
-            return Some(word);
-        }
+        Some((word, !named && is_prose(word)))
     })
 }
 
