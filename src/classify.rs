@@ -201,10 +201,46 @@ struct Hit {
 /// order of position.
 struct Found {
     hits: Vec<Hit>,
+    /// One entry per concept of the pack, `(0, 0)` for those with no hit: a table taken from
+    /// [`SPANS`] and given back on drop, all zero again.
     spans: Vec<(u32, u32)>,
     /// One bit per concept: whether it has any hit. Most patterns need a concept that the
     /// message lacks, and this tells so with one load.
     present: Vec<u64>,
+}
+
+thread_local! {
+    /// The span table of [`Found`], kept all zero between messages: a message has hits of a few
+    /// dozen of the pack's concepts and quoted phrases, over a thousand, and zeroing the whole
+    /// table for each message cost more than finding its words.
+    static SPANS: std::cell::RefCell<Vec<Vec<(u32, u32)>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// An all-zero span table for `n` concepts.
+fn zeroed_spans(n: usize) -> Vec<(u32, u32)> {
+    let mut spans = SPANS.with_borrow_mut(Vec::pop).unwrap_or_default();
+    if spans.len() != n {
+        // First use on this thread, or a pack of another size.
+        spans.clear();
+        spans.resize(n, (0, 0));
+    }
+    spans
+}
+
+impl Drop for Found {
+    fn drop(&mut self) {
+        let mut spans = std::mem::take(&mut self.spans);
+        for (w, bits) in self.present.iter().enumerate() {
+            let mut bits = *bits;
+            while bits != 0 {
+                if let Some(s) = spans.get_mut(w * 64 + bits.trailing_zeros() as usize) {
+                    *s = (0, 0);
+                }
+                bits &= bits - 1;
+            }
+        }
+        SPANS.with_borrow_mut(|pool| pool.push(spans));
+    }
 }
 
 impl Found {
@@ -225,15 +261,21 @@ impl Found {
 
     /// The same concepts with only the hits that `keep` keeps.
     fn only(&self, keep: impl Fn(Hit) -> bool) -> Found {
-        let mut found = Found { hits: Vec::new(), spans: Vec::with_capacity(self.spans.len()), present: vec![0; self.present.len()] };
-        for c in 0..self.spans.len() {
-            let start = found.hits.len() as u32;
-            found.hits.extend(self.of(c).iter().copied().filter(|h| keep(*h)));
-            let end = found.hits.len() as u32;
-            if end > start {
-                found.present[c / 64] |= 1 << (c % 64);
+        let mut found = Found { hits: Vec::new(), spans: zeroed_spans(self.spans.len()), present: vec![0; self.present.len()] };
+        for (w, bits) in self.present.iter().enumerate() {
+            let mut bits = *bits;
+            while bits != 0 {
+                let c = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let start = found.hits.len() as u32;
+                found.hits.extend(self.of(c).iter().copied().filter(|h| keep(*h)));
+                let end = found.hits.len() as u32;
+                // Only concepts with hits are set: the table is given back zeroed by `present`.
+                if let (true, Some(span)) = (end > start, found.spans.get_mut(c)) {
+                    *span = (start, end);
+                    found.present[w] |= 1 << (c % 64);
+                }
             }
-            found.spans.push((start, end));
         }
         found
     }
@@ -466,7 +508,7 @@ impl Classifier {
         }
         let n = self.pack.concepts.len();
         // Per concept: its count, then its bucket's start and the next free place in it.
-        let mut spans = vec![(0u32, 0u32); n];
+        let mut spans = zeroed_spans(n);
         let mut present = vec![0u64; n.div_ceil(64)];
         for (c, _, _) in &found {
             spans[*c as usize].1 += 1;
